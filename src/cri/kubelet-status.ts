@@ -1,0 +1,48 @@
+import { status } from "@grpc/grpc-js";
+import { type Decision, denialKind, type Reason } from "../decision/decision";
+
+/**
+ * The one place a denial becomes what the kubelet receives. The kubelet strips the gRPC
+ * code from UNKNOWN errors and matches the message's prefix: `SignatureValidationFailed`
+ * and `RegistryUnavailable` become the container's waiting reason (shown by
+ * `kubectl get pods`), any other code only a generic ErrImagePull. So every denial is
+ * UNKNOWN with one of those two prefixes, then the image, the reason code and what to do.
+ */
+
+/** The gRPC status the kubelet receives for a denied pull. */
+export interface KubeletStatus {
+  code: status;
+  details: string;
+}
+
+const REMEDY: Partial<Record<Reason, string>> = {
+  "invalid-reference": "fix the image reference in the pod spec",
+  "unknown-ocir-region": "use an OCIR host of a known region (e.g. phx.ocir.io)",
+  "policy-unavailable": "check pullgate's policy source; pulls resume once a policy loads",
+  "tag-reference": "reference the image by digest, e.g. image@sha256:<digest>",
+  "ocir-unreachable": "retry later; pullgate fails closed while OCIR or Vault cannot answer",
+  "untrusted-key": "sign the image with a key named in the cluster's image verification policy",
+  "bad-signature": "re-sign the image with a key named in the policy",
+  unsigned: "sign the image with a key named in the cluster's image verification policy",
+};
+
+/** The prefix the kubelet maps to a waiting reason, for a denial's reason. */
+export function kubeletPrefix(reason: Reason): "SignatureValidationFailed" | "RegistryUnavailable" {
+  return denialKind(reason) === "unavailable" ? "RegistryUnavailable" : "SignatureValidationFailed";
+}
+
+/** Turns a denial into the status the kubelet shows a person. */
+export function denialStatus(image: string, denied: Decision): KubeletStatus {
+  const remedy = REMEDY[denied.reason];
+  const parts = [
+    `${kubeletPrefix(denied.reason)}: image ${JSON.stringify(clipImage(image))}`,
+    `denied by pullgate (${denied.reason}): ${denied.detail}.`,
+  ];
+  if (remedy !== undefined) parts.push(`To fix: ${remedy}.`);
+  return { code: status.UNKNOWN, details: parts.join(" ") };
+}
+
+/** A reference can be as long as the kubelet allows; the message stays readable. */
+function clipImage(image: string): string {
+  return image.length > 300 ? `${image.slice(0, 297)}...` : image;
+}
