@@ -17,6 +17,8 @@ export interface Metrics {
   policyRefreshFailures: Counter;
   policyKeys: Gauge;
   verdictCache: Counter<"result">;
+  /** Read when metrics are collected: seconds since the policy was last confirmed. */
+  policyAge: () => number | undefined;
 }
 
 /** Creates the metrics in their own registry, so tests and embedders do not share state. */
@@ -38,8 +40,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     decisions.inc({ reason, verdict: verdictFor(reason), mode: "enforce" }, 0);
   }
 
-  return {
+  const metrics: Metrics = {
     registry,
+    policyAge: () => undefined,
     decisions,
     decisionSeconds: new Histogram({
       name: "pullgate_decision_duration_seconds",
@@ -76,6 +79,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "pullgate_policy_age_seconds",
       help: "Seconds since the policy in force was last confirmed by its source.",
       registers,
+      collect() {
+        const age = metrics.policyAge();
+        if (age !== undefined) this.set(age);
+      },
     }),
     policyRefreshFailures: new Counter({
       name: "pullgate_policy_refresh_failures_total",
@@ -94,4 +101,5 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers,
     }),
   };
+  return metrics;
 }

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
-import { makePolicy, type Policy, PolicyError } from "./policy";
+import { makePolicy, type Policy, PolicyError, policyProblems } from "./policy";
 
 /**
  * The policy file, typically mounted from a ConfigMap:
@@ -56,6 +56,17 @@ export function parsePolicyText(text: string, source: string): Policy {
   if (!isStringMap(namespaces)) {
     problems.push("namespaces: must map OCIR namespaces to tenancy OCIDs");
   }
+  if (Array.isArray(keys) && isStringMap(namespaces)) {
+    // Shape checks on the parts that are well typed, so every problem is named at once.
+    const content = {
+      enabled: true,
+      tenancy: typeof tenancy === "string" ? tenancy : "",
+      keys: keys.filter((key): key is string => typeof key === "string"),
+      namespaceTenancies: namespaces,
+    };
+    const more = policyProblems(content);
+    problems.push(...(typeof tenancy === "string" ? more : more.filter(notTenancy)));
+  }
   if (problems.length > 0) throw new PolicyError(source, problems);
 
   return makePolicy(
@@ -67,6 +78,10 @@ export function parsePolicyText(text: string, source: string): Policy {
     },
     source,
   );
+}
+
+function notTenancy(problem: string): boolean {
+  return !problem.startsWith("tenancy:");
 }
 
 function isStringMap(value: unknown): value is Record<string, string> {

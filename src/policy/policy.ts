@@ -46,8 +46,8 @@ export function tenancyForNamespace(policy: Policy, namespace: string): string {
   return policy.namespaceTenancies[namespace] ?? policy.tenancy;
 }
 
-/** Checks the rules every policy obeys, whatever its source, and seals it with a version. */
-export function makePolicy(content: PolicyContent, source: string): Policy {
+/** Lists every rule `content` breaks: key count and shape, tenancy shapes. */
+export function policyProblems(content: PolicyContent): string[] {
   const problems: string[] = [];
   if (content.keys.length > MAX_POLICY_KEYS) {
     problems.push(`names ${content.keys.length} keys; at most ${MAX_POLICY_KEYS} are allowed`);
@@ -61,17 +61,23 @@ export function makePolicy(content: PolicyContent, source: string): Policy {
   });
   const tenancyProblem = ocidProblem(content.tenancy, "tenancy");
   if (tenancyProblem !== undefined) problems.push(`tenancy: ${tenancyProblem}`);
-  const namespaceTenancies = { ...(content.namespaceTenancies ?? {}) };
-  for (const [namespace, tenancy] of Object.entries(namespaceTenancies)) {
+  for (const [namespace, tenancy] of Object.entries(content.namespaceTenancies ?? {})) {
     const problem = ocidProblem(tenancy, "tenancy");
     if (problem !== undefined) problems.push(`namespaces.${namespace}: ${problem}`);
     if (!/^[a-z0-9][a-z0-9_-]{0,254}$/.test(namespace)) {
       problems.push(`namespaces: "${namespace}" is not an OCIR tenancy namespace`);
     }
   }
+  return problems;
+}
+
+/** Checks the rules every policy obeys, whatever its source, and seals it with a version. */
+export function makePolicy(content: PolicyContent, source: string): Policy {
+  const problems = policyProblems(content);
   if (problems.length > 0) throw new PolicyError(source, problems);
 
   const keys = [...content.keys];
+  const namespaceTenancies = { ...(content.namespaceTenancies ?? {}) };
   const fingerprint = {
     enabled: content.enabled,
     keys: [...keys].sort(),

@@ -1,0 +1,74 @@
+import type { Logger } from "pino";
+import type { Metrics } from "../observability/metrics";
+import type { Policy } from "./policy";
+
+/**
+ * The policy in force on this node. Sources confirm a policy (new or unchanged) or report
+ * a failure; a failure never removes the last good policy, and until a first policy is
+ * confirmed there is none (OCIR pulls are then denied `policy-unavailable`).
+ */
+export class PolicyStore {
+  private policy: Policy | undefined;
+  private confirmedAt = 0;
+  private readonly listeners: ((policy: Policy) => void)[] = [];
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    private readonly now: () => number = Date.now,
+  ) {
+    metrics.policyLoaded.set(0);
+    metrics.policyAge = () => this.ageSeconds();
+  }
+
+  /** The policy in force, or undefined before the first one. */
+  current(): Policy | undefined {
+    return this.policy;
+  }
+
+  /** Seconds since the source last confirmed the policy in force. */
+  ageSeconds(): number | undefined {
+    return this.policy === undefined ? undefined : (this.now() - this.confirmedAt) / 1000;
+  }
+
+  /** Calls `listener` whenever a policy with different content comes into force. */
+  onChange(listener: (policy: Policy) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Records that the source answered with `policy`. */
+  confirm(policy: Policy): void {
+    const previous = this.policy;
+    this.confirmedAt = this.now();
+    this.policy = policy;
+    if (previous?.version === policy.version) return;
+
+    this.metrics.policyLoaded.set(1);
+    this.metrics.policyKeys.set(policy.keys.length);
+    this.logger.info(
+      {
+        event: "policy-changed",
+        source: policy.source,
+        version: policy.version,
+        previousVersion: previous?.version,
+        enabled: policy.enabled,
+        keys: policy.keys,
+      },
+      previous === undefined ? "image verification policy loaded" : "image verification policy changed",
+    );
+    for (const listener of this.listeners) listener(policy);
+  }
+
+  /** Records that the source could not give a valid policy; the last good one stays. */
+  fail(source: string, error: unknown): void {
+    this.metrics.policyRefreshFailures.inc();
+    const kept = this.policy;
+    this.logger.error(
+      { event: "policy-refresh-failed", source, err: error, keptVersion: kept?.version,
+        keptAgeSeconds: this.ageSeconds() },
+      kept === undefined
+        ? "no image verification policy could be loaded; OCIR pulls are denied until one loads"
+        : "policy refresh failed; keeping the last good policy",
+    );
+  }
+}
