@@ -107,6 +107,16 @@ export function parseServeOptions(args: readonly string[]): ServeOptions {
     if (problem !== undefined) throw new UsageError(`--tenancy: ${problem}`);
     options.tenancy = values.tenancy;
   }
+  const sourceFlags = values.tenancy !== undefined || values["namespace-tenancy"].length > 0;
+  if (policy.kind === "file" && sourceFlags) {
+    throw new UsageError(
+      "--tenancy and --namespace-tenancy go with --cluster-id; " +
+        "a policy file names its tenancy and namespaces itself",
+    );
+  }
+  if (policy.kind === "cluster" && options.tenancy === undefined) {
+    throw new UsageError("--cluster-id needs --tenancy: the tenancy that owns the OCIR namespaces");
+  }
   if (!/^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$/.test(options.metricsListen)) {
     throw new UsageError(`--metrics-listen: "${options.metricsListen}" is not host:port`);
   }

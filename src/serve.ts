@@ -1,0 +1,194 @@
+import type { AuthenticationDetailsProvider } from "oci-common";
+import type { Logger } from "pino";
+import type { ServeOptions } from "./config/options";
+import { PullGate } from "./cri/pull-gate";
+import { type ListenTarget, socketActivationTarget } from "./cri/listen";
+import { type ImageServiceProxy, startImageServiceProxy } from "./cri/proxy";
+import { decidePull } from "./decision/decide";
+import { ArtifactsSignatureSource } from "./oci/artifacts-signatures";
+import { chooseAuth } from "./oci/auth";
+import { VaultKeySource } from "./oci/vault-keys";
+import { startHealthServer, type HealthServer } from "./observability/http-server";
+import { createLogger } from "./observability/logger";
+import { createMetrics, type Metrics } from "./observability/metrics";
+import { ContainerEngineClusterPolicy } from "./oci/cluster-policy";
+import {
+  artifactsEndpoint,
+  classifyRegistryHost,
+  containerEngineEndpoint,
+  findRegion,
+  vaultManagementEndpoint,
+} from "./ocir/regions";
+import { type ClusterPolicyWatch, watchClusterPolicy } from "./policy/cluster-source";
+import { parseOcid } from "./policy/ocid";
+import { watchPolicyFile } from "./policy/file-source";
+import { PolicyStore } from "./policy/policy-store";
+
+/**
+ * `pullgate serve`: the policy, the OCI clients, the gate and the proxy, started in an
+ * order where nothing serves the kubelet before it can decide, and stopped gracefully.
+ */
+
+/** Things a test or an embedder may supply instead of the defaults. */
+export interface ServeOverrides {
+  logger?: Logger;
+  auth?: AuthenticationDetailsProvider;
+  /** Where the proxy listens, instead of `--listen` or an inherited systemd socket. */
+  listen?: ListenTarget;
+}
+
+/** A running pullgate. */
+export interface RunningPullgate {
+  /** The proxy's address, e.g. `unix:/run/pullgate/pullgate.sock`. */
+  address: string;
+  /** The metrics server's `host:port`. */
+  metricsAddress: string;
+  metrics: Metrics;
+  policy: PolicyStore;
+  /** Stops serving: calls in flight get `graceMs` to finish. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** A start-up failure with a message for the operator. */
+export class StartupError extends Error {
+  readonly code = "PULLGATE_STARTUP";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StartupError";
+  }
+}
+
+/** Starts pullgate; rejects with a message naming the problem when it cannot. */
+export async function serve(
+  options: ServeOptions,
+  overrides: ServeOverrides = {},
+): Promise<RunningPullgate> {
+  const logger = overrides.logger ?? createLogger(options.logLevel);
+  const metrics = createMetrics();
+  const policy = new PolicyStore(logger, metrics);
+  const stoppers: ((graceMs?: number) => Promise<void> | void)[] = [];
+
+  try {
+    // A policy file is checked before anything else, so a broken one stops start-up first.
+    if (options.policy.kind === "file") {
+      const watch = await watchPolicyFile(options.policy.path, policy);
+      stoppers.push(() => watch.stop());
+    }
+    const auth = overrides.auth ?? (await authProvider(options));
+    if (options.policy.kind === "cluster") {
+      const watch = watchClusterSource(options, options.policy, auth, policy);
+      stoppers.push(() => watch.stop());
+    }
+    const gate = new PullGate({
+      policy,
+      classifyHost: classifyRegistryHost,
+      signatures: new ArtifactsSignatureSource({
+        auth,
+        artifactsEndpoint: (region) =>
+          options.endpoints.artifacts.get(region) ??
+          options.endpoints.artifacts.get("*") ??
+          artifactsEndpoint(region),
+      }),
+      keys: new VaultKeySource({
+        auth,
+        managementEndpoint: (keyId) => options.endpoints.vault ?? managementEndpointOf(keyId),
+      }),
+      decide: decidePull,
+      decisionTimeoutMs: options.decisionTimeoutMs,
+      mode: options.mode,
+      logger,
+      metrics,
+    });
+
+    const proxy: ImageServiceProxy = await startImageServiceProxy({
+      listen: overrides.listen ??
+        socketActivationTarget() ?? { kind: "path", path: options.listen },
+      upstreamSocket: options.upstream,
+      interceptor: gate,
+      logger,
+      observer: ({ method, code, seconds }) => {
+        metrics.upstreamRequests.inc({ method, code: String(code) });
+        metrics.upstreamSeconds.observe({ method }, seconds);
+      },
+    });
+    stoppers.unshift((graceMs?: number) => proxy.close(graceMs));
+
+    const health: HealthServer = await startHealthServer(
+      options.metricsListen,
+      metrics.registry,
+      () => (policy.current() === undefined ? "no image verification policy loaded" : undefined),
+    );
+    stoppers.push(() => health.close());
+
+    logger.info(
+      {
+        event: "started",
+        listen: proxy.address,
+        upstream: options.upstream,
+        metrics: health.address,
+        mode: options.mode,
+        policySource: options.policy,
+      },
+      "pullgate is serving the CRI image service",
+    );
+    return {
+      address: proxy.address,
+      metricsAddress: health.address,
+      metrics,
+      policy,
+      close: async (graceMs?: number) => {
+        for (const stop of stoppers.splice(0)) await stop(graceMs);
+      },
+    };
+  } catch (error) {
+    for (const stop of stoppers.splice(0)) await stop(0);
+    throw error;
+  }
+}
+
+async function authProvider(options: ServeOptions): Promise<AuthenticationDetailsProvider> {
+  const settings = {
+    mode: options.auth,
+    profile: options.ociProfile,
+    ...(options.ociConfigFile === undefined ? {} : { configFile: options.ociConfigFile }),
+  };
+  const chosen = await chooseAuth(settings);
+  if (!chosen.ok) throw new StartupError(`--auth ${options.auth}: ${chosen.error}`);
+  return chosen.provider;
+}
+
+/** Starts reading the cluster's policy; serving starts at once and denies OCIR until it loads. */
+function watchClusterSource(
+  options: ServeOptions,
+  source: { clusterId: string; refreshMs: number },
+  auth: AuthenticationDetailsProvider,
+  store: PolicyStore,
+): ClusterPolicyWatch {
+  const endpoint = options.endpoints.containerEngine ?? clusterEndpoint(source.clusterId);
+  const reader = new ContainerEngineClusterPolicy(auth, endpoint, source.clusterId);
+  return watchClusterPolicy(reader, store, {
+    clusterId: source.clusterId,
+    tenancy: options.tenancy ?? "",
+    namespaceTenancies: options.namespaceTenancies,
+    refreshMs: source.refreshMs,
+    timeoutMs: options.decisionTimeoutMs,
+  });
+}
+
+function clusterEndpoint(clusterId: string): string {
+  const region = findRegion(parseOcid(clusterId)?.region ?? "");
+  if (region === undefined) {
+    throw new StartupError(
+      `--cluster-id: no known region in "${clusterId}"; set --containerengine-endpoint`,
+    );
+  }
+  return containerEngineEndpoint(region.id);
+}
+
+function managementEndpointOf(keyId: string): string {
+  const derived = vaultManagementEndpoint(keyId);
+  // Policy keys are validated at load; a key reaching here without an endpoint is misuse.
+  if (!derived.ok) throw new Error(`no Vault endpoint for ${keyId}: ${derived.error}`);
+  return derived.endpoint;
+}
