@@ -23,6 +23,7 @@ import { type ClusterPolicyWatch, watchClusterPolicy } from "./policy/cluster-so
 import { parseOcid } from "./policy/ocid";
 import { watchPolicyFile } from "./policy/file-source";
 import { PolicyStore } from "./policy/policy-store";
+import type { KeySource, SignatureSource } from "./signatures/sources";
 
 /**
  * `pullgate serve`: the policy, the OCI clients, the gate and the proxy, started in an
@@ -83,17 +84,7 @@ export async function serve(
     const gate = new PullGate({
       policy,
       classifyHost: classifyRegistryHost,
-      signatures: new ArtifactsSignatureSource({
-        auth,
-        artifactsEndpoint: (region) =>
-          options.endpoints.artifacts.get(region) ??
-          options.endpoints.artifacts.get("*") ??
-          artifactsEndpoint(region),
-      }),
-      keys: new VaultKeySource({
-        auth,
-        managementEndpoint: (keyId) => options.endpoints.vault ?? managementEndpointOf(keyId),
-      }),
+      ...ociSources(options, auth),
       decide: decidePull,
       decisionTimeoutMs: options.decisionTimeoutMs,
       mode: options.mode,
@@ -147,7 +138,27 @@ export async function serve(
   }
 }
 
-async function authProvider(options: ServeOptions): Promise<AuthenticationDetailsProvider> {
+/** The SDK-backed signature and key sources, at the configured or public endpoints. */
+export function ociSources(
+  options: Pick<ServeOptions, "endpoints">,
+  auth: AuthenticationDetailsProvider,
+): { signatures: SignatureSource; keys: KeySource } {
+  const { endpoints } = options;
+  return {
+    signatures: new ArtifactsSignatureSource({
+      auth,
+      artifactsEndpoint: (region) =>
+        endpoints.artifacts.get(region) ?? endpoints.artifacts.get("*") ?? artifactsEndpoint(region),
+    }),
+    keys: new VaultKeySource({
+      auth,
+      managementEndpoint: (keyId) => endpoints.vault ?? managementEndpointOf(keyId),
+    }),
+  };
+}
+
+/** The credentials `--auth` names; a StartupError says why they cannot be had. */
+export async function authProvider(options: ServeOptions): Promise<AuthenticationDetailsProvider> {
   const settings = {
     mode: options.auth,
     profile: options.ociProfile,
@@ -159,7 +170,7 @@ async function authProvider(options: ServeOptions): Promise<AuthenticationDetail
 }
 
 /** Starts reading the cluster's policy; serving starts at once and denies OCIR until it loads. */
-function watchClusterSource(
+export function watchClusterSource(
   options: ServeOptions,
   source: { clusterId: string; refreshMs: number },
   auth: AuthenticationDetailsProvider,

@@ -1,0 +1,98 @@
+import { parseServeOptions, UsageError } from "./config/options";
+import { denialStatus } from "./cri/kubelet-status";
+import { decidePull } from "./decision/decide";
+import { createLogger } from "./observability/logger";
+import { createMetrics } from "./observability/metrics";
+import { classifyRegistryHost } from "./ocir/regions";
+import { loadPolicyFile } from "./policy/policy-file";
+import { PolicyStore } from "./policy/policy-store";
+import { authProvider, ociSources, watchClusterSource } from "./serve";
+
+/**
+ * `pullgate check IMAGE`: the decision a node would make for one image, made from a laptop
+ * or a CI job with the same policy, credentials and endpoints flags as `serve`. Prints the
+ * verdict; exits 0 when the pull would be allowed and 1 when it would be denied.
+ */
+export async function runCheck(args: readonly string[]): Promise<number> {
+  const [image, ...rest] = args;
+  if (image === undefined || image.startsWith("--")) {
+    throw new UsageError("usage: pullgate check IMAGE [--pod-annotation K=V] [--output json] " +
+      "[serve's policy, --auth and endpoint flags]");
+  }
+  const own = takeOwnFlags(rest);
+  const output = own.output ?? "text";
+  if (output !== "text" && output !== "json") {
+    throw new UsageError(`--output: "${output}" is not one of text, json`);
+  }
+
+  const options = parseServeOptions(own.rest);
+  const logger = createLogger("silent");
+  const store = new PolicyStore(logger, createMetrics({ defaultMetrics: false }));
+  const auth = await authProvider(options);
+  if (options.policy.kind === "file") {
+    store.confirm(await loadPolicyFile(options.policy.path));
+  } else {
+    const watch = watchClusterSource(options, options.policy, auth, store);
+    await watch.firstRead;
+    watch.stop();
+  }
+
+  const judged = await decidePull(
+    { image, podAnnotations: annotations(own.annotations) },
+    {
+      policy: store.current(),
+      classifyHost: classifyRegistryHost,
+      ...ociSources(options, auth),
+      signal: AbortSignal.timeout(options.decisionTimeoutMs),
+    },
+  );
+  const { decision } = judged;
+  if (output === "json") {
+    process.stdout.write(`${JSON.stringify({ image, ...judged })}\n`);
+  } else if (decision.verdict === "allow") {
+    process.stdout.write(`allowed (${decision.reason}): ${decision.detail}\n`);
+  } else {
+    process.stdout.write(`denied: ${denialStatus(image, decision).details}\n`);
+  }
+  return decision.verdict === "allow" ? 0 : 1;
+}
+
+/** Separates check's own flags from those `serve`'s parser reads. */
+function takeOwnFlags(args: readonly string[]): {
+  annotations: string[];
+  output?: string;
+  rest: string[];
+} {
+  const found: { annotations: string[]; output?: string; rest: string[] } = {
+    annotations: [],
+    rest: [],
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    const [flag, inline] = arg.startsWith("--") ? splitFlag(arg) : [arg, undefined];
+    if (flag !== "--pod-annotation" && flag !== "--output") {
+      found.rest.push(arg);
+      continue;
+    }
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new UsageError(`${flag} needs a value`);
+    if (flag === "--output") found.output = value;
+    else found.annotations.push(value);
+  }
+  return found;
+}
+
+function splitFlag(arg: string): [string, string | undefined] {
+  const at = arg.indexOf("=");
+  return at < 0 ? [arg, undefined] : [arg.slice(0, at), arg.slice(at + 1)];
+}
+
+function annotations(entries: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const entry of entries) {
+    const at = entry.indexOf("=");
+    if (at <= 0) throw new UsageError(`--pod-annotation: "${entry}" must be KEY=VALUE`);
+    map[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  return map;
+}
