@@ -2,6 +2,7 @@ import { parseServeOptions, UsageError } from "./config/options";
 import { denialStatus } from "./cri/kubelet-status";
 import { decidePull } from "./decision/decide";
 import { createLogger } from "./observability/logger";
+import { routeConsoleToLog } from "./observability/sdk-console";
 import { createMetrics } from "./observability/metrics";
 import { classifyRegistryHost } from "./ocir/regions";
 import { loadPolicyFile } from "./policy/policy-file";
@@ -27,6 +28,7 @@ export async function runCheck(args: readonly string[]): Promise<number> {
 
   const options = parseServeOptions(own.rest);
   const logger = createLogger("silent");
+  routeConsoleToLog(logger);
   const store = new PolicyStore(logger, createMetrics({ defaultMetrics: false }));
   const auth = await authProvider(options);
   if (options.policy.kind === "file") {

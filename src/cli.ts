@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { parseServeOptions, UsageError } from "./config/options";
+import { createLogger } from "./observability/logger";
+import { routeConsoleToLog } from "./observability/sdk-console";
 import { serve } from "./serve";
 
 /**
@@ -62,7 +64,10 @@ async function runServe(args: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const running = await serve(parseServeOptions(args));
+  const options = parseServeOptions(args);
+  const logger = createLogger(options.logLevel);
+  routeConsoleToLog(logger);
+  const running = await serve(options, { logger });
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off("SIGTERM", stop);
