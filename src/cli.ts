@@ -38,6 +38,11 @@ serve options (defaults in brackets):
   --metrics-listen HOST:PORT     /metrics, /healthz, /readyz [0.0.0.0:9464]
   --mode enforce|audit           audit forwards would-be denials and logs them [enforce]
   --decision-timeout DUR         fail closed after this long per decision [20s]
+  --image-status-gate on|off     answer ImageStatus 'not present' for OCIR images no pod
+                                 without break-glass may use, so the kubelet pulls [on]
+  --allow-cache-ttl DUR          reuse a signature allow verdict this long [5m]
+  --deny-cache-ttl DUR           reuse a signature deny verdict this long [30s]
+  --verdict-cache-size N         signature verdicts remembered, least recent go [4096]
   --log-level LEVEL              fatal|error|warn|info|debug|trace|silent [info]
 `;
 

@@ -1,10 +1,16 @@
+import { existsSync } from "node:fs";
 import type { AuthenticationDetailsProvider } from "oci-common";
 import type { Logger } from "pino";
 import type { ServeOptions } from "./config/options";
+import { DecisionRunner } from "./cri/decision-runner";
+import { ImageStatusGate } from "./cri/image-status-gate";
+import { createImageStatusAnswers } from "./cri/image-status-metrics";
+import { routeByMethod } from "./cri/method-router";
 import { PullGate } from "./cri/pull-gate";
 import { type ListenTarget, socketActivationTarget } from "./cri/listen";
 import { type ImageServiceProxy, startImageServiceProxy } from "./cri/proxy";
 import { decidePull } from "./decision/decide";
+import { VerdictCache } from "./decision/verdict-cache";
 import { ArtifactsSignatureSource } from "./oci/artifacts-signatures";
 import { chooseAuth } from "./oci/auth";
 import { VaultKeySource } from "./oci/vault-keys";
@@ -12,6 +18,7 @@ import { startHealthServer, type HealthServer } from "./observability/http-serve
 import { createLogger } from "./observability/logger";
 import { createMetrics, type Metrics } from "./observability/metrics";
 import { ContainerEngineClusterPolicy } from "./oci/cluster-policy";
+import { type OciAttempt, observeOciCalls } from "./oci/sdk-setup";
 import {
   artifactsEndpoint,
   classifyRegistryHost,
@@ -22,6 +29,7 @@ import {
 import { type ClusterPolicyWatch, watchClusterPolicy } from "./policy/cluster-source";
 import { parseOcid } from "./policy/ocid";
 import { watchPolicyFile } from "./policy/file-source";
+import { loadPolicyFile } from "./policy/policy-file";
 import { PolicyStore } from "./policy/policy-store";
 import type { KeySource, SignatureSource } from "./signatures/sources";
 
@@ -71,25 +79,48 @@ export async function serve(
   const stoppers: ((graceMs?: number) => Promise<void> | void)[] = [];
 
   try {
-    // A policy file is checked before anything else, so a broken one stops start-up first.
+    const countOciCall = (call: OciAttempt) =>
+      metrics.ociRequests.inc({ api: call.api, outcome: call.outcome });
+    stoppers.push(observeOciCalls(countOciCall));
     if (options.policy.kind === "file") {
-      const watch = await watchPolicyFile(options.policy.path, policy);
+      const watch = watchPolicyFile(options.policy.path, policy);
       stoppers.push(() => watch.stop());
+      await watch.firstRead;
+      await refuseInvalidPolicyFile(options.policy.path, policy);
     }
     const auth = overrides.auth ?? (await authProvider(options));
     if (options.policy.kind === "cluster") {
       const watch = watchClusterSource(options, options.policy, auth, policy);
       stoppers.push(() => watch.stop());
     }
-    const gate = new PullGate({
+    const verdicts = new VerdictCache({
+      ...options.verdictCache,
+      lookupTimeoutMs: options.decisionTimeoutMs,
+      lookups: metrics.verdictCache,
+    });
+    // Verdicts are keyed by policy version too; emptying the cache also frees the space.
+    policy.onChange(() => verdicts.clear());
+    const decisions = new DecisionRunner({
       policy,
       classifyHost: classifyRegistryHost,
       ...ociSources(options, auth),
       decide: decidePull,
+      verdicts,
       decisionTimeoutMs: options.decisionTimeoutMs,
-      mode: options.mode,
       logger,
-      metrics,
+    });
+    const gate = routeByMethod({
+      PullImage: new PullGate({ decisions, mode: options.mode, logger, metrics }),
+      ...(options.imageStatusGate
+        ? {
+            ImageStatus: new ImageStatusGate({
+              decisions,
+              mode: options.mode,
+              logger,
+              answers: createImageStatusAnswers(metrics.registry),
+            }),
+          }
+        : {}),
     });
 
     const proxy: ImageServiceProxy = await startImageServiceProxy({
@@ -119,6 +150,7 @@ export async function serve(
         upstream: options.upstream,
         metrics: health.address,
         mode: options.mode,
+        imageStatusGate: options.imageStatusGate,
         policySource: options.policy,
       },
       "pullgate is serving the CRI image service",
@@ -167,6 +199,21 @@ export async function authProvider(options: ServeOptions): Promise<Authenticatio
   const chosen = await chooseAuth(settings);
   if (!chosen.ok) throw new StartupError(`--auth ${options.auth}: ${chosen.error}`);
   return chosen.provider;
+}
+
+/**
+ * A policy file that is there but breaks a rule (a sixth key, an unknown field, a malformed
+ * OCID) is a configuration error and stops start-up with the problems named. A file that is
+ * not there yet does not: on a new node it is written after pullgate starts, and until then
+ * OCIR pulls are denied `policy-unavailable`.
+ */
+async function refuseInvalidPolicyFile(path: string, store: PolicyStore): Promise<void> {
+  if (store.current() !== undefined || !existsSync(path)) return;
+  try {
+    store.confirm(await loadPolicyFile(path));
+  } catch (error) {
+    throw new StartupError((error as Error).message, { cause: error });
+  }
 }
 
 /** Starts reading the cluster's policy; serving starts at once and denies OCIR until it loads. */

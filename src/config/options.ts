@@ -1,4 +1,9 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import {
+  DEFAULT_ALLOW_TTL_MS,
+  DEFAULT_DENY_TTL_MS,
+  DEFAULT_VERDICT_CACHE_SIZE,
+} from "../decision/verdict-cache";
 import { ocidProblem } from "../policy/ocid";
 import {
   DEFAULT_DECISION_TIMEOUT_MS,
@@ -45,6 +50,10 @@ export interface ServeOptions {
   metricsListen: string;
   mode: "enforce" | "audit";
   decisionTimeoutMs: number;
+  /** Whether ImageStatus hides OCIR images a pod without break-glass may not use. */
+  imageStatusGate: boolean;
+  /** Signature verdict cache: lifetimes of allow and deny verdicts, and its size. */
+  verdictCache: { allowTtlMs: number; denyTtlMs: number; maxEntries: number };
   logLevel: string;
 }
 
@@ -75,6 +84,10 @@ const SERVE_FLAGS = {
   "metrics-listen": { type: "string" as const, default: DEFAULT_METRICS_LISTEN },
   mode: { type: "string" as const, default: "enforce" },
   "decision-timeout": { type: "string" as const, default: `${DEFAULT_DECISION_TIMEOUT_MS / 1000}s` },
+  "image-status-gate": { type: "string" as const, default: "on" },
+  "allow-cache-ttl": { type: "string" as const, default: `${DEFAULT_ALLOW_TTL_MS / 1000}s` },
+  "deny-cache-ttl": { type: "string" as const, default: `${DEFAULT_DENY_TTL_MS / 1000}s` },
+  "verdict-cache-size": { type: "string" as const, default: String(DEFAULT_VERDICT_CACHE_SIZE) },
   "log-level": { type: "string" as const, default: "info" },
 } satisfies ParseArgsConfig["options"];
 
@@ -99,6 +112,13 @@ export function parseServeOptions(args: readonly string[]): ServeOptions {
     mode: oneOf("--mode", values.mode, ["enforce", "audit"] as const),
     decisionTimeoutMs: durationOf("--decision-timeout", values["decision-timeout"], 100,
       110_000),
+    imageStatusGate: oneOf("--image-status-gate", values["image-status-gate"],
+      ["on", "off"] as const) === "on",
+    verdictCache: {
+      allowTtlMs: durationOf("--allow-cache-ttl", values["allow-cache-ttl"], 0, 3_600_000),
+      denyTtlMs: durationOf("--deny-cache-ttl", values["deny-cache-ttl"], 0, 3_600_000),
+      maxEntries: countOf("--verdict-cache-size", values["verdict-cache-size"], 1, 1_000_000),
+    },
     logLevel: oneOf("--log-level", values["log-level"], LOG_LEVELS),
   };
   if (values["oci-config"] !== undefined) options.ociConfigFile = values["oci-config"];
@@ -210,6 +230,14 @@ function urlOf(flag: string, value: string): string {
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`${flag}: "${value}" is not one of ${allowed.join(", ")}`);
+}
+
+function countOf(flag: string, value: string, min: number, max: number): number {
+  const count = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(count >= min && count <= max)) {
+    throw new UsageError(`${flag}: "${value}" is not a whole number in ${min}..${max}`);
+  }
+  return count;
 }
 
 function durationOf(flag: string, value: string, min: number, max: number): number {

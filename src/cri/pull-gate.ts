@@ -1,12 +1,15 @@
 import type { Logger } from "pino";
 import type { Decision } from "../decision/decision";
 import { decision } from "../decision/decision";
-import type { DecisionInputs, JudgedPull, PullFacts } from "../decision/decide";
+import type { JudgedPull, PullFacts } from "../decision/decide";
 import type { Metrics } from "../observability/metrics";
-import type { RegistryHost } from "../ocir/registry-host";
-import type { Policy } from "../policy/policy";
-import type { KeySource, SignatureSource } from "../signatures/sources";
-import type { CallContext, ImageServiceInterceptor, Interception, UnaryMethod } from "./interceptor";
+import type { DecisionRunner } from "./decision-runner";
+import type {
+  CallContext,
+  ImageServiceInterceptor,
+  Interception,
+  UnaryMethod,
+} from "./interceptor";
 import { denialStatus } from "./kubelet-status";
 import { decodePullImageRequest, type PullImageFields } from "./requests";
 
@@ -15,25 +18,12 @@ import { decodePullImageRequest, type PullImageFields } from "./requests";
  * decide under the decision's own deadline, record the outcome, then forward or deny.
  */
 
-/** Where the policy in force comes from; undefined until a first policy loads. */
-export interface PolicySource {
-  current(): Policy | undefined;
-}
-
 /** `enforce` denies; `audit` decides and records everything but forwards would-be denials. */
 export type EnforcementMode = "enforce" | "audit";
 
-/** Decides a pull; the verdict cache wraps the plain decision function with this shape. */
-export type PullDecider = (facts: PullFacts, inputs: DecisionInputs) => Promise<JudgedPull>;
-
 /** What the gate needs. */
 export interface PullGateOptions {
-  policy: PolicySource;
-  classifyHost(hostname: string): RegistryHost;
-  signatures: SignatureSource;
-  keys: KeySource;
-  decide: PullDecider;
-  decisionTimeoutMs: number;
+  decisions: DecisionRunner;
   mode: EnforcementMode;
   logger: Logger;
   metrics: Metrics;
@@ -69,31 +59,13 @@ export class PullGate implements ImageServiceInterceptor {
     return { action: "reject", code: denied.code, details: denied.details };
   }
 
-  /** Decides one decoded pull under the decision deadline and the caller's cancellation. */
-  private async judge(request: PullImageFields, context: CallContext): Promise<JudgedPull> {
-    const { options } = this;
-    const signal = AbortSignal.any([
-      context.signal,
-      AbortSignal.timeout(options.decisionTimeoutMs),
-    ]);
+  /** Decides one decoded pull for the pod that asked. */
+  private judge(request: PullImageFields, context: CallContext): Promise<JudgedPull> {
     const facts: PullFacts = {
       image: request.image.image,
       podAnnotations: Object.fromEntries(request.sandbox?.annotations ?? []),
     };
-    try {
-      return await options.decide(facts, {
-        policy: options.policy.current(),
-        classifyHost: options.classifyHost,
-        signatures: options.signatures,
-        keys: options.keys,
-        signal,
-      });
-    } catch (err) {
-      // The decision function promises not to throw; if it does, that is a fault of ours,
-      // and the pull fails closed.
-      options.logger.error({ err }, "decision failed unexpectedly; denying the pull");
-      return { decision: decision("ocir-unreachable", "internal error while deciding") };
-    }
+    return this.options.decisions.run(facts, context.signal);
   }
 
   private record(judged: JudgedPull, image: string, pod: PodIdentity, seconds: number): void {

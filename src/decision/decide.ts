@@ -5,6 +5,7 @@ import { parseImageReference } from "../reference/image-reference";
 import { judgeSignatures } from "../signatures/judge";
 import type { KeySource, SignatureSource } from "../signatures/sources";
 import { type Decision, decision } from "./decision";
+import type { VerdictLookup } from "./verdict-cache";
 
 /**
  * The decision table for one PullImage, evaluated in order; the first row that matches
@@ -29,6 +30,8 @@ export interface DecisionInputs {
   keys: KeySource;
   /** Aborted when the decision's own deadline passes or the caller gives up. */
   signal: AbortSignal;
+  /** Remembered signature verdicts; consulted only once every pod-specific row has passed. */
+  verdicts?: VerdictLookup;
 }
 
 /** A decision together with what it was about, for logs and caches. */
@@ -89,16 +92,27 @@ export async function decidePull(facts: PullFacts, inputs: DecisionInputs): Prom
     return judged(decision("no-keys", "the policy names no keys", digest), region);
   }
 
-  const verdict = await judgeSignaturesOf(
-    {
-      region,
-      compartmentId: tenancyForNamespace(policy, namespace),
-      repositoryName: repositoryParts.join("/"),
-      imageDigest: digest,
-    },
-    policy,
-    inputs,
-  );
+  const repositoryName = repositoryParts.join("/");
+  const query = {
+    region,
+    compartmentId: tenancyForNamespace(policy, namespace),
+    repositoryName,
+    imageDigest: digest,
+  };
+  const judge = (signal: AbortSignal): Promise<Decision> =>
+    judgeSignaturesOf(query, policy, { ...inputs, signal });
+  // The key holds the digest, never the tag, and the policy version: a verdict cannot
+  // outlive the content or the policy it was made for.
+  const key = {
+    host: reference.hostname,
+    namespace,
+    repository: repositoryName,
+    digest,
+    policyVersion: policy.version,
+  };
+  const verdict = inputs.verdicts === undefined
+    ? await judge(inputs.signal)
+    : await inputs.verdicts.lookup(key, judge, inputs.signal);
   return judged({ ...verdict, detail: withBreakGlassHint(verdict.detail, breakGlass) }, region);
 }
 

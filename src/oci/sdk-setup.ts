@@ -2,6 +2,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 
 import * as common from "oci-common";
 
+import { OciRequestSigner } from "./request-signer";
+
 /**
  * How pullgate uses the OCI SDK. A kubelet waits on each pull, so pullgate, not the SDK,
  * decides how long an OCI call may take and whether it is tried again:
@@ -101,10 +103,10 @@ export function clientConfiguration(): common.ClientConfiguration {
 
 /** The SDK's HttpClient seam, with the current call's AbortSignal passed to `fetch`. */
 export class AbortableHttpClient implements common.HttpClient {
-  private readonly signer: common.DefaultRequestSigner;
+  private readonly signer: OciRequestSigner;
 
   constructor(auth: common.AuthenticationDetailsProvider) {
-    this.signer = new common.DefaultRequestSigner(auth);
+    this.signer = new OciRequestSigner(auth);
   }
 
   /** Signs and sends one request; only inside `callOci`, which supplies the signal. */
@@ -112,14 +114,21 @@ export class AbortableHttpClient implements common.HttpClient {
     const signal = callSignal.getStore();
     if (signal === undefined) throw new Error("OCI SDK call made outside callOci()");
     signal.throwIfAborted();
-    const body: unknown = forceExcludeBody ? undefined : req.body;
+    const body: unknown = req.body;
     if (body !== undefined && typeof body !== "string") {
       throw new Error("pullgate sends OCI request bodies only as strings");
     }
-    await this.signer.signHttpRequest(
-      { method: req.method, headers: req.headers, uri: req.uri, body },
-      forceExcludeBody,
+    // An excluded body is still sent; it is only left out of the signature.
+    const signed = await this.signer.sign(
+      { method: req.method, uri: req.uri, headers: req.headers, body },
+      { excludeBody: forceExcludeBody },
     );
+    if (!signed.ok) {
+      // The SDK keeps only `code` and `message` of what we throw.
+      throw Object.assign(new Error(`request signing failed: ${signed.error}`), {
+        code: "signing-failed",
+      });
+    }
     try {
       return await fetch(req.uri, { method: req.method, headers: req.headers, body, signal });
     } catch (error) {
@@ -155,6 +164,40 @@ export interface RetryBudget {
 
 const DEFAULT_BUDGET: RetryBudget = { retries: 1, pauseMs: 100 };
 
+/** What became of one attempt of an OCI call: `ok`, or the code it failed with. */
+export interface OciAttempt {
+  api: OciApi;
+  operation: string;
+  outcome: "ok" | OciCallErrorCode;
+}
+
+/** Told about every attempt `callOci` makes, retries included. */
+export type OciCallObserver = (attempt: OciAttempt) => void;
+
+const observers = new Set<OciCallObserver>();
+
+/**
+ * Adds an observer of every OCI call attempt in this process (the metrics of `serve`);
+ * returns the function that removes it again. The SDK clients are made in many places, so
+ * one process-wide hook sees them all without threading metrics through each.
+ */
+export function observeOciCalls(observer: OciCallObserver): () => void {
+  observers.add(observer);
+  return () => {
+    observers.delete(observer);
+  };
+}
+
+function report(call: OciCall, outcome: OciAttempt["outcome"]): void {
+  for (const observer of observers) {
+    try {
+      observer({ api: call.api, operation: call.operation, outcome });
+    } catch {
+      // An observer's fault must not turn into a failed OCI call, and so into a denial.
+    }
+  }
+}
+
 /**
  * Runs one SDK call under the caller's signal with pullgate's retry budget, and turns every
  * failure into an `OciCallError`. Resolves or rejects no later than the signal aborts.
@@ -167,9 +210,12 @@ export async function callOci<T>(
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await attemptOnce(call, signal, run);
+      const answer = await attemptOnce(call, signal, run);
+      report(call, "ok");
+      return answer;
     } catch (error) {
       const failure = classify(call, error, signal);
+      report(call, failure.code);
       const transient = failure.code === "oci-service-error" || failure.code === "oci-unreachable";
       if (!transient || attempt >= budget.retries) throw failure;
       await pause(budget.pauseMs * (1 + Math.random()), signal, call);

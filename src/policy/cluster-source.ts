@@ -23,7 +23,7 @@ export interface ClusterSourceOptions {
 export interface ClusterPolicyWatch {
   /** Settles after the first read, whether it succeeded or not. */
   firstRead: Promise<void>;
-  /** Reads now, outside the schedule (tests, and an operator's SIGHUP). */
+  /** Reads now, outside the schedule; shares a read already in flight. */
   refresh(): Promise<void>;
   stop(): void;
 }

@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import { type Policy, PolicyError } from "./policy";
 import { parsePolicyText } from "./policy-file";
 import type { PolicyStore } from "./policy-store";
 
@@ -7,62 +6,71 @@ import type { PolicyStore } from "./policy-store";
  * The policy file as a live source. Kubernetes updates a mounted ConfigMap by swapping a
  * symlink, which file watchers miss or see twice; reading the small file on an interval
  * and comparing its text is simpler and cannot miss a change.
+ *
+ * A file that is missing when pullgate starts does not stop it: on a node the file is
+ * written by the DaemonSet after pullgate is already running. pullgate serves, denies OCIR
+ * pulls `policy-unavailable`, and loads the file once it is there and valid. (A file that
+ * is there but invalid at start-up is a configuration error: `serve` refuses to start.)
  */
 
 /** How often the file is re-read. */
 export const FILE_POLL_MS = 2000;
 
-/** A running file source; `stop()` ends the polling. */
+/** A running file source. */
 export interface PolicyFileWatch {
+  /** Settles after the first read, whether it loaded a policy or not. */
+  firstRead: Promise<void>;
+  /** Re-reads the file now, outside the schedule. */
+  refresh(): Promise<void>;
+  /** Ends the polling. */
   stop(): void;
 }
 
-/**
- * Loads the file once (throwing PolicyError when it is missing or invalid: start-up stops
- * with that message), then re-reads it every `intervalMs`, confirming or failing the store.
- */
-export async function watchPolicyFile(
+/** Reads the file now and then every `intervalMs`, confirming or failing the store. */
+export function watchPolicyFile(
   path: string,
   store: PolicyStore,
   intervalMs = FILE_POLL_MS,
-): Promise<PolicyFileWatch> {
-  let lastText = await readText(path);
-  store.confirm(parsePolicyText(lastText, path));
-  let lastFailure: string | undefined;
+): PolicyFileWatch {
+  // The text of the policy in force: an unchanged file only re-confirms it.
+  let goodText: string | undefined;
+  let failing = false;
 
-  const poll = async (): Promise<void> => {
+  const readOnce = async (): Promise<void> => {
     try {
       const text = await readText(path);
-      if (text === lastText && lastFailure === undefined) {
-        store.confirm(store.current() as Policy);
+      const current = store.current();
+      if (text === goodText && !failing && current !== undefined) {
+        store.confirm(current);
         return;
       }
       const policy = parsePolicyText(text, path);
-      lastText = text;
-      lastFailure = undefined;
+      goodText = text;
+      failing = false;
       store.confirm(policy);
     } catch (error) {
-      // A broken file is reported once per distinct problem, not every poll.
-      const message = (error as Error).message;
-      if (message !== lastFailure) store.fail(path, error);
-      lastFailure = message;
+      failing = true;
+      store.fail(path, error);
     }
   };
 
   let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    running ??= poll().finally(() => {
+  const refresh = (): Promise<void> => {
+    running ??= readOnce().finally(() => {
       running = undefined;
     });
-  }, intervalMs);
+    return running;
+  };
+  const firstRead = refresh();
+  const timer = setInterval(() => void refresh(), intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return { firstRead, refresh, stop: () => clearInterval(timer) };
 }
 
 async function readText(path: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {
-    throw new PolicyError(path, [`cannot read the file: ${(error as Error).message}`]);
+    throw new Error(`cannot read the policy file: ${(error as Error).message}`, { cause: error });
   }
 }

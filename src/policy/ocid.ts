@@ -4,7 +4,11 @@
  * not discovered as a denial at the first pull.
  */
 
-const OCID = /^ocid1\.([a-z][a-z0-9]*)\.([a-z][a-z0-9]*)\.([a-z0-9-]*)(?:\.([a-z0-9-]+))?\.([a-z0-9]{10,})$/;
+const OCID = new RegExp(
+  // ocid1 . type . realm . region (may be empty) [. extra] . unique
+  String.raw`^ocid1\.([a-z][a-z0-9]*)\.([a-z][a-z0-9]*)\.([a-z0-9-]*)` +
+    String.raw`(?:\.([a-z0-9-]+))?\.([a-z0-9]{10,})$`,
+);
 
 /** The parts of an OCID pullgate uses. */
 export interface Ocid {

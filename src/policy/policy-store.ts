@@ -1,15 +1,20 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../observability/metrics";
-import type { Policy } from "./policy";
+import { type Policy, PolicyError } from "./policy";
 
 /**
  * The policy in force on this node. Sources confirm a policy (new or unchanged) or report
  * a failure; a failure never removes the last good policy, and until a first policy is
  * confirmed there is none (OCIR pulls are then denied `policy-unavailable`).
+ *
+ * Every failed load counts in `pullgate_policy_refresh_failures_total`; the log gets one
+ * error line per distinct problem (a source retrying every few seconds would otherwise
+ * bury everything else) and one line when the source recovers.
  */
 export class PolicyStore {
   private policy: Policy | undefined;
   private confirmedAt = 0;
+  private failing: string | undefined;
   private readonly listeners: ((policy: Policy) => void)[] = [];
 
   constructor(
@@ -41,6 +46,13 @@ export class PolicyStore {
     const previous = this.policy;
     this.confirmedAt = this.now();
     this.policy = policy;
+    if (this.failing !== undefined) {
+      this.failing = undefined;
+      this.logger.info(
+        { event: "policy-source-recovered", source: policy.source, version: policy.version },
+        "policy source answers again",
+      );
+    }
     if (previous?.version === policy.version) return;
 
     this.metrics.policyLoaded.set(1);
@@ -54,7 +66,9 @@ export class PolicyStore {
         enabled: policy.enabled,
         keys: policy.keys,
       },
-      previous === undefined ? "image verification policy loaded" : "image verification policy changed",
+      previous === undefined
+        ? "image verification policy loaded"
+        : "image verification policy changed",
     );
     for (const listener of this.listeners) listener(policy);
   }
@@ -62,13 +76,25 @@ export class PolicyStore {
   /** Records that the source could not give a valid policy; the last good one stays. */
   fail(source: string, error: unknown): void {
     this.metrics.policyRefreshFailures.inc();
+    const problem = error instanceof Error ? error.message : String(error);
+    const repeated = problem === this.failing;
+    this.failing = problem;
+
     const kept = this.policy;
-    this.logger.error(
-      { event: "policy-refresh-failed", source, err: error, keptVersion: kept?.version,
-        keptAgeSeconds: this.ageSeconds() },
-      kept === undefined
-        ? "no image verification policy could be loaded; OCIR pulls are denied until one loads"
-        : "policy refresh failed; keeping the last good policy",
-    );
+    const fields = {
+      event: "policy-refresh-failed",
+      source,
+      err: error,
+      ...(error instanceof PolicyError ? { problems: error.problems } : {}),
+      keptVersion: kept?.version,
+      keptAgeSeconds: this.ageSeconds(),
+    };
+    const message = kept === undefined
+      ? "no image verification policy could be loaded; OCIR pulls are denied until one loads"
+      : error instanceof PolicyError
+        ? "invalid image verification policy rejected; keeping the last good policy"
+        : "policy refresh failed; keeping the last good policy";
+    if (repeated) this.logger.debug(fields, message);
+    else this.logger.error(fields, message);
   }
 }
