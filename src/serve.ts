@@ -1,10 +1,12 @@
 import { existsSync } from "node:fs";
+import { status } from "@grpc/grpc-js";
 import type { AuthenticationDetailsProvider } from "oci-common";
 import type { Logger } from "pino";
 import type { ServeOptions } from "./config/options";
 import { DecisionRunner } from "./cri/decision-runner";
 import { ImageStatusGate } from "./cri/image-status-gate";
 import { createImageStatusAnswers } from "./cri/image-status-metrics";
+import type { ImageServiceInterceptor } from "./cri/interceptor";
 import { routeByMethod } from "./cri/method-router";
 import { PullGate } from "./cri/pull-gate";
 import { type ListenTarget, socketActivationTarget } from "./cri/listen";
@@ -93,43 +95,19 @@ export async function serve(
       const watch = watchClusterSource(options, options.policy, auth, policy);
       stoppers.push(() => watch.stop());
     }
-    const verdicts = new VerdictCache({
-      ...options.verdictCache,
-      lookupTimeoutMs: options.decisionTimeoutMs,
-      lookups: metrics.verdictCache,
-    });
-    // Verdicts are keyed by policy version too; emptying the cache also frees the space.
-    policy.onChange(() => verdicts.clear());
-    const decisions = new DecisionRunner({
-      policy,
-      classifyHost: classifyRegistryHost,
-      ...ociSources(options, auth),
-      decide: decidePull,
-      verdicts,
-      decisionTimeoutMs: options.decisionTimeoutMs,
-      logger,
-    });
-    const gate = routeByMethod({
-      PullImage: new PullGate({ decisions, mode: options.mode, logger, metrics }),
-      ...(options.imageStatusGate
-        ? {
-            ImageStatus: new ImageStatusGate({
-              decisions,
-              mode: options.mode,
-              logger,
-              answers: createImageStatusAnswers(metrics.registry),
-            }),
-          }
-        : {}),
-    });
+    const interceptor = imageServiceGates(options, { policy, auth, logger, metrics });
 
+    // The kubelet polls the runtime through pullgate every few seconds (ImageFsInfo,
+    // ListImages), so the last forwarded call says whether the runtime answers.
+    let runtimeUnavailable = false;
     const proxy: ImageServiceProxy = await startImageServiceProxy({
       listen: overrides.listen ??
         socketActivationTarget() ?? { kind: "path", path: options.listen },
       upstreamSocket: options.upstream,
-      interceptor: gate,
+      interceptor,
       logger,
       observer: ({ method, code, seconds }) => {
+        runtimeUnavailable = code === status.UNAVAILABLE;
         metrics.upstreamRequests.inc({ method, code: String(code) });
         metrics.upstreamSeconds.observe({ method }, seconds);
       },
@@ -139,7 +117,11 @@ export async function serve(
     const health: HealthServer = await startHealthServer(
       options.metricsListen,
       metrics.registry,
-      () => (policy.current() === undefined ? "no image verification policy loaded" : undefined),
+      () => {
+        if (policy.current() === undefined) return "no image verification policy loaded";
+        if (runtimeUnavailable) return `the runtime at ${options.upstream} is not answering`;
+        return undefined;
+      },
     );
     stoppers.push(() => health.close());
 
@@ -170,6 +152,48 @@ export async function serve(
   }
 }
 
+/** What the gates share with the rest of pullgate. */
+interface GateContext {
+  policy: PolicyStore;
+  auth: AuthenticationDetailsProvider;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * The interceptor in front of the runtime: PullImage is decided, and ImageStatus (unless
+ * turned off) hides OCIR images no pod without break-glass may use. Both share one
+ * decision runner and one verdict cache, emptied whenever the policy changes.
+ */
+function imageServiceGates(options: ServeOptions, context: GateContext): ImageServiceInterceptor {
+  const { policy, auth, logger, metrics } = context;
+  const verdicts = new VerdictCache({
+    ...options.verdictCache,
+    lookupTimeoutMs: options.decisionTimeoutMs,
+    lookups: metrics.verdictCache,
+  });
+  // Verdicts are keyed by policy version too; emptying the cache also frees the space.
+  policy.onChange(() => verdicts.clear());
+  const decisions = new DecisionRunner({
+    policy,
+    classifyHost: classifyRegistryHost,
+    ...ociSources(options, auth),
+    decide: decidePull,
+    verdicts,
+    decisionTimeoutMs: options.decisionTimeoutMs,
+    logger,
+  });
+  const pullGate = new PullGate({ decisions, mode: options.mode, logger, metrics });
+  if (!options.imageStatusGate) return routeByMethod({ PullImage: pullGate });
+  const imageStatusGate = new ImageStatusGate({
+    decisions,
+    mode: options.mode,
+    logger,
+    answers: createImageStatusAnswers(metrics.registry),
+  });
+  return routeByMethod({ PullImage: pullGate, ImageStatus: imageStatusGate });
+}
+
 /** The SDK-backed signature and key sources, at the configured or public endpoints. */
 export function ociSources(
   options: Pick<ServeOptions, "endpoints">,
@@ -180,7 +204,9 @@ export function ociSources(
     signatures: new ArtifactsSignatureSource({
       auth,
       artifactsEndpoint: (region) =>
-        endpoints.artifacts.get(region) ?? endpoints.artifacts.get("*") ?? artifactsEndpoint(region),
+        endpoints.artifacts.get(region) ??
+        endpoints.artifacts.get("*") ??
+        artifactsEndpoint(region),
     }),
     keys: new VaultKeySource({
       auth,

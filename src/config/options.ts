@@ -67,28 +67,31 @@ export class UsageError extends Error {
   }
 }
 
+const TEXT = { type: "string" } as const;
+const LIST = { type: "string", multiple: true } as const;
+
 const SERVE_FLAGS = {
-  listen: { type: "string" as const, default: DEFAULT_LISTEN },
-  upstream: { type: "string" as const, default: DEFAULT_UPSTREAM },
-  policy: { type: "string" as const },
-  "cluster-id": { type: "string" as const },
-  "policy-refresh": { type: "string" as const, default: "60s" },
-  tenancy: { type: "string" as const },
-  "namespace-tenancy": { type: "string" as const, multiple: true as const, default: [] as string[] },
-  auth: { type: "string" as const, default: "config-file" },
-  "oci-config": { type: "string" as const },
-  "oci-profile": { type: "string" as const, default: "DEFAULT" },
-  "artifacts-endpoint": { type: "string" as const, multiple: true as const, default: [] as string[] },
-  "vault-endpoint": { type: "string" as const },
-  "containerengine-endpoint": { type: "string" as const },
-  "metrics-listen": { type: "string" as const, default: DEFAULT_METRICS_LISTEN },
-  mode: { type: "string" as const, default: "enforce" },
-  "decision-timeout": { type: "string" as const, default: `${DEFAULT_DECISION_TIMEOUT_MS / 1000}s` },
-  "image-status-gate": { type: "string" as const, default: "on" },
-  "allow-cache-ttl": { type: "string" as const, default: `${DEFAULT_ALLOW_TTL_MS / 1000}s` },
-  "deny-cache-ttl": { type: "string" as const, default: `${DEFAULT_DENY_TTL_MS / 1000}s` },
-  "verdict-cache-size": { type: "string" as const, default: String(DEFAULT_VERDICT_CACHE_SIZE) },
-  "log-level": { type: "string" as const, default: "info" },
+  listen: { ...TEXT, default: DEFAULT_LISTEN },
+  upstream: { ...TEXT, default: DEFAULT_UPSTREAM },
+  policy: TEXT,
+  "cluster-id": TEXT,
+  "policy-refresh": { ...TEXT, default: "60s" },
+  tenancy: TEXT,
+  "namespace-tenancy": { ...LIST, default: [] as string[] },
+  auth: { ...TEXT, default: "config-file" },
+  "oci-config": TEXT,
+  "oci-profile": { ...TEXT, default: "DEFAULT" },
+  "artifacts-endpoint": { ...LIST, default: [] as string[] },
+  "vault-endpoint": TEXT,
+  "containerengine-endpoint": TEXT,
+  "metrics-listen": { ...TEXT, default: DEFAULT_METRICS_LISTEN },
+  mode: { ...TEXT, default: "enforce" },
+  "decision-timeout": { ...TEXT, default: `${DEFAULT_DECISION_TIMEOUT_MS / 1000}s` },
+  "image-status-gate": { ...TEXT, default: "on" },
+  "allow-cache-ttl": { ...TEXT, default: `${DEFAULT_ALLOW_TTL_MS / 1000}s` },
+  "deny-cache-ttl": { ...TEXT, default: `${DEFAULT_DENY_TTL_MS / 1000}s` },
+  "verdict-cache-size": { ...TEXT, default: String(DEFAULT_VERDICT_CACHE_SIZE) },
+  "log-level": { ...TEXT, default: "info" },
 } satisfies ParseArgsConfig["options"];
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];

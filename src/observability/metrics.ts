@@ -53,7 +53,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     ociRequests: new Counter({
       name: "pullgate_oci_requests_total",
-      help: "Requests to OCI APIs by API and outcome (ok, error, timeout).",
+      help: "Attempts to call OCI APIs by API and outcome (ok, or the failure code).",
       labelNames: ["api", "outcome"] as const,
       registers,
     }),
