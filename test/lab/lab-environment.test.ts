@@ -9,7 +9,7 @@ import { startContainerd, type LabContainerd } from "../../lab/containerd";
 import { buildAndPushImage, hostArchitecture, sha256Digest } from "../../lab/image-builder";
 import type { PushedImage } from "../../lab/image-builder";
 import { startRegistry, type LocalRegistry } from "../../lab/registry";
-import { criImageClient, type CriImageClient } from "./cri-image-client";
+import { KubeletClient } from "../../lab/kubelet-client";
 import { labSkipReason, labSuiteTitle } from "./lab-requirements";
 import { listeningTcpAddresses } from "./listening-sockets";
 
@@ -27,7 +27,7 @@ interface ImageConfig {
 describe.skipIf(labSkipReason() !== null)(labSuiteTitle("the lab environment"), () => {
   let registry: LocalRegistry;
   let containerd: LabContainerd;
-  let cri: CriImageClient;
+  let cri: KubeletClient;
   let hello: PushedImage;
   let nginx: PushedImage;
   const timings: Record<string, number> = {};
@@ -44,7 +44,7 @@ describe.skipIf(labSkipReason() !== null)(labSuiteTitle("the lab environment"), 
     containerd = await timed("containerd start ms", () =>
       startContainerd({ registryHost: registry.host }),
     );
-    cri = criImageClient(containerd.address);
+    cri = new KubeletClient({ socket: containerd.socket });
     hello = await timed("build+push ms", () => buildAndPushImage(registry.url, HELLO, "v1"));
     nginx = await buildAndPushImage(registry.url, NGINX, "v2", { format: "docker" });
   });
@@ -60,7 +60,7 @@ describe.skipIf(labSkipReason() !== null)(labSuiteTitle("the lab environment"), 
     expect(containerd.socket).toMatch(/\/pullgate-containerd-\w+\/containerd\.sock$/);
     expect(containerd.socket.startsWith(tmpdir())).toBe(true);
     const listed = await cri.listImages();
-    expect(listed).toEqual({ ok: true, value: { images: [] } });
+    expect(listed).toEqual({ ok: true, value: [] });
   });
 
   it("gives images of different content different digests", () => {
@@ -88,21 +88,21 @@ describe.skipIf(labSkipReason() !== null)(labSuiteTitle("the lab environment"), 
 
     const pulled = await timed("CRI pull ms", () => cri.pullImage(image));
 
-    expect(pulled).toEqual({ ok: true, value: { image_ref: hello.configDigest } });
+    expect(pulled).toEqual({ ok: true, value: hello.configDigest });
     const status = await cri.imageStatus(image);
-    expect(status.ok && status.value.image?.id).toBe(hello.configDigest);
-    expect(status.ok && status.value.image?.repo_digests).toContain(image);
+    expect(status.ok && status.value?.id).toBe(hello.configDigest);
+    expect(status.ok && status.value?.repoDigests).toContain(image);
   });
 
   it("pulls an OCIR image by tag from another OCIR host", async () => {
     const image = `fra.ocir.io/${NGINX}:v2`;
 
-    const pulled = await cri.pullImage(image, { name: "web-0", namespace: "shop" });
+    const pulled = await cri.pullImage(image, { pod: { name: "web-0", namespace: "shop", uid: "lab" } });
 
-    expect(pulled).toEqual({ ok: true, value: { image_ref: nginx.configDigest } });
+    expect(pulled).toEqual({ ok: true, value: nginx.configDigest });
     const status = await cri.imageStatus(image);
-    expect(status.ok && status.value.image?.repo_tags).toContain(image);
-    expect(status.ok && status.value.image?.repo_digests).toContain(
+    expect(status.ok && status.value?.repoTags).toContain(image);
+    expect(status.ok && status.value?.repoDigests).toContain(
       `fra.ocir.io/${NGINX}@${nginx.digest}`,
     );
   });

@@ -14,7 +14,7 @@ import { startLabProcess, type LabProcess } from "../../lab/processes";
 import { hostsToml } from "../../lab/registry-hosts";
 import { startRegistry, type LocalRegistry } from "../../lab/registry";
 import { waitUntilReady } from "../../lab/wait-until-ready";
-import { criImageClient, type CriImageClient } from "./cri-image-client";
+import { KubeletClient } from "../../lab/kubelet-client";
 import { startCountingTcpServer, type CountingTcpServer } from "./counting-tcp-server";
 import { labSkipReason, labSuiteTitle } from "./lab-requirements";
 
@@ -24,7 +24,7 @@ const title = labSuiteTitle("containerd's registry host configuration");
 describe.skipIf(labSkipReason() !== null)(title, () => {
   let registry: LocalRegistry;
   let containerd: LabContainerd;
-  let cri: CriImageClient;
+  let cri: KubeletClient;
   let image: PushedImage;
   const standIns: CountingTcpServer[] = [];
 
@@ -37,7 +37,7 @@ describe.skipIf(labSkipReason() !== null)(title, () => {
   beforeAll(async () => {
     registry = await startRegistry();
     containerd = await startContainerd({ registryHost: registry.host, ocirHosts: [] });
-    cri = criImageClient(containerd.address);
+    cri = new KubeletClient({ socket: containerd.socket });
     image = await buildAndPushImage(registry.url, REPOSITORY, "v1");
   });
 
@@ -56,7 +56,7 @@ describe.skipIf(labSkipReason() !== null)(title, () => {
     const pulled = await cri.pullImage(`${host}/${REPOSITORY}@${image.digest}`);
     const missing = await cri.pullImage(`${host}/${REPOSITORY}:no-such-tag`);
 
-    expect(pulled).toEqual({ ok: true, value: { image_ref: image.configDigest } });
+    expect(pulled).toEqual({ ok: true, value: image.configDigest });
     expect(missing.ok).toBe(false);
     expect(realHost.connections()).toBe(0);
   });
@@ -77,7 +77,7 @@ describe.skipIf(labSkipReason() !== null)(title, () => {
     const realHost = await standIn();
     const host = `127.0.0.1:${realHost.port}`;
     const legacy = await startLegacyMirrorContainerd(host, registry.host);
-    const legacyCri = criImageClient(`unix://${legacy.socket}`);
+    const legacyCri = new KubeletClient({ socket: legacy.socket });
     try {
       const pulled = await legacyCri.pullImage(`${host}/${REPOSITORY}@${image.digest}`);
       expect(pulled.ok).toBe(true);
