@@ -41,6 +41,11 @@ export class UpstreamImageService {
     this.client = new Client(`unix:${socketPath}`, credentials.createInsecure(), {
       "grpc.max_receive_message_length": maxMessageBytes,
       "grpc.max_send_message_length": maxMessageBytes,
+      // The runtime is a local socket that comes back within seconds of a restart. gRPC's
+      // default back-off (growing to 2 minutes) would keep failing calls long after it is
+      // back, so reconnect attempts stay frequent: each costs one local connect.
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1000,
     });
   }
 
