@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Installs the Debian packages pullgate's lab and end-to-end tests run for real: containerd
-# (the runtime pullgate forwards to) and docker-registry (the registry images are pushed to).
+# Installs the Debian packages pullgate's lab and tests run for real: containerd (the runtime
+# pullgate forwards to), docker-registry (the registry images are pushed to), openssl (test
+# certificate authorities), curl (the installer's socket probe) and systemd's
+# systemd-socket-activate (socket handover tests).
 set -euo pipefail
 
+# command the tests run -> the Debian package that provides it
+declare -A needed=(
+  [containerd]=containerd
+  [docker-registry]=docker-registry
+  [openssl]=openssl
+  [curl]=curl
+  [systemd-socket-activate]=systemd
+)
 missing=()
-command -v containerd >/dev/null 2>&1 || missing+=(containerd)
-command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+for command in "${!needed[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${needed[$command]}")
+done
 if ((${#missing[@]} == 0)); then
   exit 0
 fi
