@@ -1,4 +1,5 @@
-import { parseServeOptions, UsageError } from "./config/options";
+import pino from "pino";
+import { parseServeOptions, type ServeOptions, UsageError } from "./config/options";
 import { denialStatus } from "./cri/kubelet-status";
 import { decidePull } from "./decision/decide";
 import { createLogger } from "./observability/logger";
@@ -8,6 +9,7 @@ import { classifyRegistryHost } from "./ocir/regions";
 import { loadPolicyFile } from "./policy/policy-file";
 import { PolicyStore } from "./policy/policy-store";
 import { authProvider, ociSources, watchClusterSource } from "./serve";
+import type { KeySource, SignatureSource } from "./signatures/sources";
 
 /**
  * `pullgate check IMAGE`: the decision a node would make for one image, made from a laptop
@@ -27,27 +29,31 @@ export async function runCheck(args: readonly string[]): Promise<number> {
   }
 
   const options = parseServeOptions(own.rest);
-  const logger = createLogger("silent");
+  // Problems reading the cluster's policy go to stderr; the verdict goes to stdout.
+  const logger = createLogger("error", pino.destination(2));
   routeConsoleToLog(logger);
   const store = new PolicyStore(logger, createMetrics({ defaultMetrics: false }));
-  const auth = await authProvider(options);
   if (options.policy.kind === "file") {
     store.confirm(await loadPolicyFile(options.policy.path));
   } else {
-    const watch = watchClusterSource(options, options.policy, auth, store);
+    const watch = watchClusterSource(options, options.policy, await authProvider(options), store);
     await watch.firstRead;
     watch.stop();
   }
 
+  const oci = lazyOciSources(options);
   const judged = await decidePull(
     { image, podAnnotations: annotations(own.annotations) },
     {
       policy: store.current(),
       classifyHost: classifyRegistryHost,
-      ...ociSources(options, auth),
+      signatures: oci.signatures,
+      keys: oci.keys,
       signal: AbortSignal.timeout(options.decisionTimeoutMs),
     },
   );
+  // Missing credentials are the operator's problem to fix, not a verdict on the image.
+  await oci.settled();
   const { decision } = judged;
   if (output === "json") {
     process.stdout.write(`${JSON.stringify({ image, ...judged })}\n`);
@@ -57,6 +63,33 @@ export async function runCheck(args: readonly string[]): Promise<number> {
     process.stdout.write(`denied: ${denialStatus(image, decision).details}\n`);
   }
   return decision.verdict === "allow" ? 0 : 1;
+}
+
+/**
+ * OCI sources whose credentials are made on first use: an image from another registry, or
+ * a tag reference, is judged without any. `settled()` rethrows a credentials failure.
+ */
+function lazyOciSources(options: ServeOptions): {
+  signatures: SignatureSource;
+  keys: KeySource;
+  settled(): Promise<void>;
+} {
+  let made: Promise<ReturnType<typeof ociSources>> | undefined;
+  const sources = () =>
+    (made ??= authProvider(options).then((auth) => ociSources(options, auth)));
+  return {
+    signatures: {
+      listSignatures: async (query, signal) =>
+        (await sources()).signatures.listSignatures(query, signal),
+    },
+    keys: {
+      getKeyVersion: async (keyId, versionId, signal) =>
+        (await sources()).keys.getKeyVersion(keyId, versionId, signal),
+    },
+    settled: async () => {
+      if (made !== undefined) await made;
+    },
+  };
 }
 
 /** Separates check's own flags from those `serve`'s parser reads. */

@@ -43,6 +43,7 @@ serve options (defaults in brackets):
   --allow-cache-ttl DUR          reuse a signature allow verdict this long [5m]
   --deny-cache-ttl DUR           reuse a signature deny verdict this long [30s]
   --verdict-cache-size N         signature verdicts remembered, least recent go [4096]
+  --key-cache-ttl DUR            reuse a Vault key version's public key and state [5m]
   --log-level LEVEL              fatal|error|warn|info|debug|trace|silent [info]
 `;
 

@@ -85,10 +85,10 @@ export async function serve(
       metrics.ociRequests.inc({ api: call.api, outcome: call.outcome });
     stoppers.push(observeOciCalls(countOciCall));
     if (options.policy.kind === "file") {
+      await refuseInvalidPolicyFile(options.policy.path);
       const watch = watchPolicyFile(options.policy.path, policy);
       stoppers.push(() => watch.stop());
       await watch.firstRead;
-      await refuseInvalidPolicyFile(options.policy.path, policy);
     }
     const auth = overrides.auth ?? (await authProvider(options));
     if (options.policy.kind === "cluster") {
@@ -196,7 +196,7 @@ function imageServiceGates(options: ServeOptions, context: GateContext): ImageSe
 
 /** The SDK-backed signature and key sources, at the configured or public endpoints. */
 export function ociSources(
-  options: Pick<ServeOptions, "endpoints">,
+  options: Pick<ServeOptions, "endpoints" | "keyCacheTtlMs">,
   auth: AuthenticationDetailsProvider,
 ): { signatures: SignatureSource; keys: KeySource } {
   const { endpoints } = options;
@@ -211,6 +211,7 @@ export function ociSources(
     keys: new VaultKeySource({
       auth,
       managementEndpoint: (keyId) => endpoints.vault ?? managementEndpointOf(keyId),
+      cacheTtlMs: options.keyCacheTtlMs,
     }),
   };
 }
@@ -233,10 +234,10 @@ export async function authProvider(options: ServeOptions): Promise<Authenticatio
  * not there yet does not: on a new node it is written after pullgate starts, and until then
  * OCIR pulls are denied `policy-unavailable`.
  */
-async function refuseInvalidPolicyFile(path: string, store: PolicyStore): Promise<void> {
-  if (store.current() !== undefined || !existsSync(path)) return;
+async function refuseInvalidPolicyFile(path: string): Promise<void> {
+  if (!existsSync(path)) return;
   try {
-    store.confirm(await loadPolicyFile(path));
+    await loadPolicyFile(path);
   } catch (error) {
     throw new StartupError((error as Error).message, { cause: error });
   }

@@ -23,3 +23,10 @@ export const MAX_POLICY_KEYS = 5;
 
 /** The pod annotation that lets a pod pull any OCIR image, audited. */
 export const BREAK_GLASS_ANNOTATION = "oracle.image-policy.k8s.io/break-glass";
+
+/**
+ * How long a Vault key version's public key and state are reused. Vault management reads
+ * are throttled per tenancy, so every node cannot ask on every pull; it is also how long a
+ * key version disabled in Vault may still count on a node.
+ */
+export const DEFAULT_KEY_CACHE_TTL_MS = 5 * 60_000;

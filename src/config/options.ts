@@ -7,6 +7,7 @@ import {
 import { ocidProblem } from "../policy/ocid";
 import {
   DEFAULT_DECISION_TIMEOUT_MS,
+  DEFAULT_KEY_CACHE_TTL_MS,
   DEFAULT_LISTEN,
   DEFAULT_METRICS_LISTEN,
   DEFAULT_UPSTREAM,
@@ -54,6 +55,8 @@ export interface ServeOptions {
   imageStatusGate: boolean;
   /** Signature verdict cache: lifetimes of allow and deny verdicts, and its size. */
   verdictCache: { allowTtlMs: number; denyTtlMs: number; maxEntries: number };
+  /** How long a Vault key version's public key and state are reused. */
+  keyCacheTtlMs: number;
   logLevel: string;
 }
 
@@ -89,6 +92,7 @@ const SERVE_FLAGS = {
   "decision-timeout": { ...TEXT, default: `${DEFAULT_DECISION_TIMEOUT_MS / 1000}s` },
   "image-status-gate": { ...TEXT, default: "on" },
   "allow-cache-ttl": { ...TEXT, default: `${DEFAULT_ALLOW_TTL_MS / 1000}s` },
+  "key-cache-ttl": { ...TEXT, default: `${DEFAULT_KEY_CACHE_TTL_MS / 1000}s` },
   "deny-cache-ttl": { ...TEXT, default: `${DEFAULT_DENY_TTL_MS / 1000}s` },
   "verdict-cache-size": { ...TEXT, default: String(DEFAULT_VERDICT_CACHE_SIZE) },
   "log-level": { ...TEXT, default: "info" },
@@ -122,6 +126,7 @@ export function parseServeOptions(args: readonly string[]): ServeOptions {
       denyTtlMs: durationOf("--deny-cache-ttl", values["deny-cache-ttl"], 0, 3_600_000),
       maxEntries: countOf("--verdict-cache-size", values["verdict-cache-size"], 1, 1_000_000),
     },
+    keyCacheTtlMs: durationOf("--key-cache-ttl", values["key-cache-ttl"], 0, 3_600_000),
     logLevel: oneOf("--log-level", values["log-level"], LOG_LEVELS),
   };
   if (values["oci-config"] !== undefined) options.ociConfigFile = values["oci-config"];

@@ -24,8 +24,13 @@ export interface VaultKeySourceOptions {
   auth: AuthenticationDetailsProvider;
   /** The management endpoint of the vault holding a key, from the key's OCID. */
   managementEndpoint: (keyId: string) => string;
-  /** How long an answer is reused. Default 5 minutes. */
+  /**
+   * How long an answer is reused. Default 5 minutes. This also bounds how long a key
+   * version disabled in Vault keeps counting on a node.
+   */
   cacheTtlMs?: number;
+  /** How long a "not found" answer is reused. Default 1 minute. */
+  missingTtlMs?: number;
   /** How many key versions are remembered; the oldest goes first. Default 100. */
   maxEntries?: number;
   /** Clock for cache lifetimes (tests). */
@@ -41,6 +46,12 @@ interface CacheEntry {
   expiresAt: number;
 }
 
+/** A key version Vault said it does not have (or will not show), remembered briefly. */
+interface MissingEntry {
+  error: OciCallError;
+  expiresAt: number;
+}
+
 /** A lookup in flight, shared by everyone who asked while it ran. */
 interface Flight {
   promise: Promise<KeyVersionInfo>;
@@ -52,15 +63,24 @@ interface Flight {
 export class VaultKeySource implements KeySource {
   private readonly clients = new Map<string, KmsManagementClient>();
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly missing = new Map<string, MissingEntry>();
   private readonly flights = new Map<string, Flight>();
   private readonly ttlMs: number;
+  private readonly missingTtlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
 
   constructor(private readonly options: VaultKeySourceOptions) {
     this.ttlMs = options.cacheTtlMs ?? 5 * 60 * 1000;
+    this.missingTtlMs = options.missingTtlMs ?? 60 * 1000;
     this.maxEntries = options.maxEntries ?? 100;
     this.now = options.now ?? Date.now;
+  }
+
+  /** The key version's answer if this source holds a fresh one; never asks Vault. */
+  cached(keyId: string, keyVersionId: string): KeyVersionInfo | undefined {
+    const cached = this.cache.get(`${keyId} ${keyVersionId}`);
+    return cached && cached.expiresAt > this.now() ? cached.info : undefined;
   }
 
   /** The key version's public key and state, from the cache or from Vault. */
@@ -73,6 +93,11 @@ export class VaultKeySource implements KeySource {
     const cached = this.cache.get(cacheKey);
     if (cached && cached.expiresAt > this.now()) return cached.info;
     if (cached) this.cache.delete(cacheKey);
+    // Signature records can name key versions that do not exist; asking Vault again for
+    // each one on every retry of every pull would spend the tenancy's Vault quota.
+    const gone = this.missing.get(cacheKey);
+    if (gone && gone.expiresAt > this.now()) throw gone.error;
+    if (gone) this.missing.delete(cacheKey);
 
     const running = this.flights.get(cacheKey);
     // A flight its last waiter abandoned is finishing with an abort; do not join it.
@@ -86,10 +111,18 @@ export class VaultKeySource implements KeySource {
   private startFlight(cacheKey: string, keyId: string, keyVersionId: string): Flight {
     const controller = new AbortController();
     const promise = this.fetch(keyId, keyVersionId, controller.signal)
-      .then((info) => {
-        this.remember(cacheKey, info);
-        return info;
-      })
+      .then(
+        (info) => {
+          this.remember(cacheKey, info);
+          return info;
+        },
+        (error: unknown) => {
+          if (error instanceof OciCallError && error.code === "oci-not-found") {
+            this.rememberMissing(cacheKey, error);
+          }
+          throw error;
+        },
+      )
       .finally(() => {
         if (this.flights.get(cacheKey) === flight) this.flights.delete(cacheKey);
       });
@@ -161,6 +194,16 @@ export class VaultKeySource implements KeySource {
       const oldest = this.cache.keys().next();
       if (oldest.done === true) break;
       this.cache.delete(oldest.value);
+    }
+  }
+
+  private rememberMissing(cacheKey: string, error: OciCallError): void {
+    this.missing.delete(cacheKey);
+    this.missing.set(cacheKey, { error, expiresAt: this.now() + this.missingTtlMs });
+    while (this.missing.size > this.maxEntries) {
+      const oldest = this.missing.keys().next();
+      if (oldest.done === true) break;
+      this.missing.delete(oldest.value);
     }
   }
 

@@ -1,15 +1,17 @@
 import type { KeySource, KeyVersionInfo, SignatureRecord } from "./sources";
-import { checkBinding, type SignedSubject, verifySignature } from "./verify";
+import { checkBinding, publicKeyFrom, type SignedSubject, verifySignature } from "./verify";
 
 /**
  * Judges the signatures listed for one image against the policy's keys: the last four rows
- * of the decision table. Work is bounded: duplicates are checked once, binding is checked
- * before any key is fetched, each key version is fetched once, and at most
- * MAX_TRUSTED_RECORDS records by trusted keys are examined.
+ * of the decision table. Every record by a trusted key is examined (verifying is cheap, so
+ * a flood of junk records cannot hide a valid one), but Vault requests are bounded:
+ * duplicates are examined once, binding is checked before any key is fetched, each key
+ * version is fetched at most once, versions this node already holds are tried first, and
+ * at most MAX_KEY_VERSION_LOOKUPS versions are fetched per decision.
  */
 
-/** Records by trusted keys examined per decision; more than this is not an honest image. */
-export const MAX_TRUSTED_RECORDS = 32;
+/** Key versions fetched from Vault for one decision; real keys rotate rarely. */
+export const MAX_KEY_VERSION_LOOKUPS = 8;
 
 /** Key version states in which a key's signatures count. */
 const USABLE_KEY_STATES = new Set(["ENABLED", "UPDATING", "BACKUP_IN_PROGRESS", "RESTORING"]);
@@ -21,6 +23,13 @@ export type SignatureJudgement =
   | { outcome: "untrusted-key"; keyIds: string[] }
   | { outcome: "bad-signature"; why: string }
   | { outcome: "unreachable"; error: unknown };
+
+/** The records that name one key version. */
+interface VersionGroup {
+  keyId: string;
+  keyVersionId: string;
+  records: SignatureRecord[];
+}
 
 /** Decides which of the signature rows applies to `records`. */
 export async function judgeSignatures(
@@ -42,42 +51,74 @@ export async function judgeSignatures(
     if (!check.valid) faults.push(check.why);
     return check.valid;
   });
-  if (trusted.length > MAX_TRUSTED_RECORDS) {
-    faults.push(`only the first ${MAX_TRUSTED_RECORDS} of ${trusted.length} were examined`);
-  }
 
-  const versions = new Map<string, Promise<KeyVersionInfo>>();
+  let lookups = 0;
   let unreachable: unknown;
-  for (const record of bound.slice(0, MAX_TRUSTED_RECORDS)) {
-    const cacheKey = `${record.kmsKeyId}\n${record.kmsKeyVersionId}`;
-    let lookup = versions.get(cacheKey);
-    if (lookup === undefined) {
-      lookup = keys.getKeyVersion(record.kmsKeyId, record.kmsKeyVersionId, signal);
-      versions.set(cacheKey, lookup);
+  for (const group of knownFirst(byKeyVersion(bound), keys)) {
+    let version = keys.cached?.(group.keyId, group.keyVersionId);
+    if (version === undefined) {
+      if (lookups === MAX_KEY_VERSION_LOOKUPS) {
+        faults.push(`signatures naming more than ${MAX_KEY_VERSION_LOOKUPS} key versions`);
+        break;
+      }
+      lookups += 1;
+      try {
+        version = await keys.getKeyVersion(group.keyId, group.keyVersionId, signal);
+      } catch (error) {
+        unreachable ??= error;
+        continue;
+      }
     }
-
-    let version: KeyVersionInfo;
-    try {
-      version = await lookup;
-    } catch (error) {
-      unreachable ??= error;
+    const usable = usableKey(version, group);
+    if (usable !== undefined) {
+      faults.push(usable);
       continue;
     }
-    if (version.keyId !== record.kmsKeyId || version.keyVersionId !== record.kmsKeyVersionId) {
-      faults.push("Vault answered for another key version than the signature names");
-      continue;
+    const publicKey = publicKeyFrom(version.publicKeyPem);
+    for (const record of group.records) {
+      const check = verifySignature(record, publicKey);
+      if (check.valid) return { outcome: "signed", record };
+      faults.push(check.why);
     }
-    if (!USABLE_KEY_STATES.has(version.lifecycleState)) {
-      faults.push(`key version ${record.kmsKeyVersionId} is ${version.lifecycleState}`);
-      continue;
-    }
-    const check = verifySignature(record, version.publicKeyPem);
-    if (check.valid) return { outcome: "signed", record };
-    faults.push(check.why);
   }
 
   if (unreachable !== undefined) return { outcome: "unreachable", error: unreachable };
   return { outcome: "bad-signature", why: [...new Set(faults)].join("; ") };
+}
+
+/** Why a key version's signatures cannot count, or undefined when they can. */
+function usableKey(version: KeyVersionInfo, group: VersionGroup): string | undefined {
+  if (version.keyId !== group.keyId || version.keyVersionId !== group.keyVersionId) {
+    return "Vault answered for another key version than the signature names";
+  }
+  if (!USABLE_KEY_STATES.has(version.lifecycleState)) {
+    return `key version ${group.keyVersionId} is ${version.lifecycleState}`;
+  }
+  return undefined;
+}
+
+function byKeyVersion(records: readonly SignatureRecord[]): VersionGroup[] {
+  const groups = new Map<string, VersionGroup>();
+  for (const record of records) {
+    const id = `${record.kmsKeyId}\n${record.kmsKeyVersionId}`;
+    let group = groups.get(id);
+    if (group === undefined) {
+      group = { keyId: record.kmsKeyId, keyVersionId: record.kmsKeyVersionId, records: [] };
+      groups.set(id, group);
+    }
+    group.records.push(record);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * Versions the source already holds go first: they cost no request, and records naming
+ * made-up versions cannot use up the lookup budget before a real version is tried.
+ */
+function knownFirst(groups: VersionGroup[], keys: KeySource): VersionGroup[] {
+  const known = (group: VersionGroup): number =>
+    keys.cached?.(group.keyId, group.keyVersionId) === undefined ? 1 : 0;
+  return groups.sort((a, b) => known(a) - known(b));
 }
 
 /** The same record listed twice (or copied under another id) is examined once. */

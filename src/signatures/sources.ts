@@ -59,4 +59,6 @@ export interface KeyVersionInfo {
 /** Fetches a key version's public key from Vault. Throws only when it cannot get an answer. */
 export interface KeySource {
   getKeyVersion(keyId: string, keyVersionId: string, signal: AbortSignal): Promise<KeyVersionInfo>;
+  /** A key version this source already holds, without asking Vault; optional. */
+  cached?(keyId: string, keyVersionId: string): KeyVersionInfo | undefined;
 }

@@ -90,14 +90,17 @@ export function checkBinding(record: SignatureRecord, subject: SignedSubject): S
  * Verifies the RSASSA-PSS signature over the exact decoded message bytes. The salt length
  * is not documented for Vault, so the verifier accepts whatever length the signer used.
  */
-export function verifySignature(record: SignatureRecord, publicKeyPem: string): SignatureCheck {
+export function verifySignature(
+  record: SignatureRecord,
+  publicKey: string | KeyObject | undefined,
+): SignatureCheck {
   if (!isSigningAlgorithm(record.signingAlgorithm)) {
     return fault("unknown-algorithm", `algorithm "${clip(record.signingAlgorithm)}" is not PSS`);
   }
   if (!BASE64.test(record.message) || !BASE64.test(record.signature)) {
     return fault("malformed-signature", "the message or signature is not base64");
   }
-  const key = publicKeyFrom(publicKeyPem);
+  const key = typeof publicKey === "string" ? publicKeyFrom(publicKey) : publicKey;
   if (key === undefined || key.asymmetricKeyType !== "rsa") {
     return fault("key-not-usable", "the key version's public key is not an RSA public key");
   }
@@ -129,7 +132,8 @@ export function decodeMessage(encoded: string): Partial<SignedMessage> | undefin
   }
 }
 
-function publicKeyFrom(pem: string): KeyObject | undefined {
+/** Parses a PEM public key, or undefined when it is not one. */
+export function publicKeyFrom(pem: string): KeyObject | undefined {
   try {
     return createPublicKey(pem);
   } catch {

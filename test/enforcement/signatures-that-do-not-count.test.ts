@@ -9,7 +9,7 @@ import { ArtifactsSignatureSource } from "../../src/oci/artifacts-signatures";
 import { VaultKeySource } from "../../src/oci/vault-keys";
 import { classifyRegistryHost } from "../../src/ocir/regions";
 import { makePolicy } from "../../src/policy/policy";
-import { MAX_TRUSTED_RECORDS } from "../../src/signatures/judge";
+import { MAX_KEY_VERSION_LOOKUPS } from "../../src/signatures/judge";
 import { startOciWorld, type OciWorld } from "../oci/oci-world";
 import { digestOf, NAMESPACE } from "./gated-node";
 
@@ -178,7 +178,76 @@ describe("signatures that must not count", () => {
       const made = await decide(image("app", A), { pageSize: 100 });
 
       expect(made).toMatchObject({ verdict: "deny", reason: "bad-signature" });
-      expect(world.fake.requestCount("getKeyVersion")).toBeLessThanOrEqual(MAX_TRUSTED_RECORDS);
+      expect(world.fake.requestCount("getKeyVersion")).toBeLessThanOrEqual(
+        MAX_KEY_VERSION_LOOKUPS,
+      );
       expect(world.fake.requestCount("getKeyVersion")).toBeGreaterThan(0);
     });
+
+  it("finds the valid signature behind dozens of newer junk records by the same key version",
+    async () => {
+      world.fake.addSignature({ ...signed("app", A), timeCreated: new Date(Date.now() - 60_000) });
+      for (let i = 0; i < 60; i++) {
+        const junk = signed("app", A, { description: `junk ${i}` });
+        junk.signature = signed("app", B).signature;
+        world.fake.addSignature(junk);
+      }
+
+      expect(await decide(image("app", A), { pageSize: 100 })).toMatchObject({ reason: "signed" });
+      expect(world.fake.requestCount("getKeyVersion")).toBe(1);
+    });
+
+  it("tries a key version it already holds before made-up versions use up the lookups",
+    async () => {
+      const keys = new VaultKeySource({
+        auth: world.auth,
+        managementEndpoint: () => world.fake.url,
+      });
+      await keys.getKeyVersion(world.vaultKey.keyId, world.vaultKey.keyVersionId,
+        AbortSignal.timeout(5000));
+      world.fake.addSignature({ ...signed("app", A), timeCreated: new Date(Date.now() - 60_000) });
+      for (let i = 0; i < MAX_KEY_VERSION_LOOKUPS * 3; i++) {
+        const keyVersionId = regionalOcid("keyversion");
+        const made = signed("app", A, { override: { kmsKeyVersionId: keyVersionId } });
+        world.fake.addSignature({ ...made, kmsKeyVersionId: keyVersionId });
+      }
+      world.fake.resetCounts();
+
+      const judged = await decidePull(
+        { image: image("app", A), podAnnotations: {} },
+        {
+          policy: makePolicy(
+            { enabled: true, keys: [world.vaultKey.keyId], tenancy: world.tenancyId }, "test"),
+          classifyHost: classifyRegistryHost,
+          signatures: new ArtifactsSignatureSource({
+            auth: world.auth, artifactsEndpoint: () => world.fake.url, pageSize: 100 }),
+          keys,
+          signal: AbortSignal.timeout(15_000),
+        },
+      );
+      expect(judged.decision).toMatchObject({ reason: "signed" });
+      expect(world.fake.requestCount("getKeyVersion")).toBe(0);
+    });
+
+  it("remembers a key version Vault does not have, so retries do not ask again", async () => {
+    const keyVersionId = regionalOcid("keyversion");
+    const made = signed("app", A, { override: { kmsKeyVersionId: keyVersionId } });
+    world.fake.addSignature({ ...made, kmsKeyVersionId: keyVersionId });
+    const keys = new VaultKeySource({ auth: world.auth, managementEndpoint: () => world.fake.url });
+    const inputs = {
+      policy: makePolicy(
+        { enabled: true, keys: [world.vaultKey.keyId], tenancy: world.tenancyId }, "test"),
+      classifyHost: classifyRegistryHost,
+      signatures: new ArtifactsSignatureSource({
+        auth: world.auth, artifactsEndpoint: () => world.fake.url }),
+      keys,
+    };
+
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const judged = await decidePull({ image: image("app", A), podAnnotations: {} },
+        { ...inputs, signal: AbortSignal.timeout(15_000) });
+      expect(judged.decision).toMatchObject({ verdict: "deny", reason: "ocir-unreachable" });
+    }
+    expect(world.fake.requestCount("getKeyVersion")).toBe(1);
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -76,8 +76,12 @@ describe("the policy file", () => {
 
   it("names the file it cannot read", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pullgate-policy-"));
-    await expect(loadPolicyFile(join(dir, "missing.yaml"))).rejects.toThrow(/missing\.yaml/);
-    writeFileSync(join(dir, "p.yaml"), `enabled: false\ntenancy: ${TENANCY}\n`);
-    await expect(loadPolicyFile(join(dir, "p.yaml"))).resolves.toMatchObject({ enabled: false });
+    try {
+      await expect(loadPolicyFile(join(dir, "missing.yaml"))).rejects.toThrow(/missing\.yaml/);
+      writeFileSync(join(dir, "p.yaml"), `enabled: false\ntenancy: ${TENANCY}\n`);
+      await expect(loadPolicyFile(join(dir, "p.yaml"))).resolves.toMatchObject({ enabled: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
