@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pullgate's lab and tests run for real: containerd (the runtime
 # pullgate forwards to), docker-registry (the registry images are pushed to), openssl (test
-# certificate authorities), curl (the installer's socket probe) and systemd's
-# systemd-socket-activate (socket handover tests).
+# certificate authorities), curl (the installer's socket probe), systemd's
+# systemd-socket-activate (socket handover tests), and buildah and debootstrap (building the
+# image from the Dockerfile on a locally assembled base).
 set -euo pipefail
 
 # command the tests run -> the Debian package that provides it
@@ -12,6 +13,8 @@ declare -A needed=(
   [openssl]=openssl
   [curl]=curl
   [systemd-socket-activate]=systemd
+  [buildah]=buildah
+  [debootstrap]=debootstrap
 )
 missing=()
 for command in "${!needed[@]}"; do
