@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Counter } from "prom-client";
 import { BREAK_GLASS_ANNOTATION } from "../config/defaults";
 import type { Decision } from "../decision/decision";
+import { loggedImage } from "../observability/logger";
 import { parseImageReference } from "../reference/image-reference";
 import type { DecisionRunner } from "./decision-runner";
 import type { EnforcementMode } from "./pull-gate";
@@ -59,7 +60,7 @@ export class ImageStatusGate implements ImageServiceInterceptor {
     if (carriesBreakGlass(spec)) {
       this.answered("break-glass");
       this.options.logger.warn(
-        { event: "image-status", image: spec.image, answer: "break-glass" },
+        { event: "image-status", image: loggedImage(spec.image), answer: "break-glass" },
         "image status forwarded for a break-glass pod, bypassing image verification",
       );
       return { action: "forward" };
@@ -143,7 +144,7 @@ export class ImageStatusGate implements ImageServiceInterceptor {
   private logHidden(image: string, why: string): void {
     this.answered("not-present");
     this.options.logger.debug(
-      { event: "image-status", image, answer: "not-present", why },
+      { event: "image-status", image: loggedImage(image), answer: "not-present", why },
       "image status answered 'not present' so the kubelet pulls and pullgate decides",
     );
   }
@@ -151,7 +152,14 @@ export class ImageStatusGate implements ImageServiceInterceptor {
   private wouldHide(image: string, why: string): void {
     this.answered("audit-forwarded");
     this.options.logger.warn(
-      { event: "image-status", image, answer: "forwarded", wouldHide: true, mode: "audit", why },
+      {
+        event: "image-status",
+        image: loggedImage(image),
+        answer: "forwarded",
+        wouldHide: true,
+        mode: "audit",
+        why,
+      },
       "image status would have answered 'not present'; forwarded (audit)",
     );
   }

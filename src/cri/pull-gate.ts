@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Decision } from "../decision/decision";
 import { decision } from "../decision/decision";
 import type { JudgedPull, PullFacts } from "../decision/decide";
+import { loggedImage } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { DecisionRunner } from "./decision-runner";
 import type {
@@ -77,7 +78,7 @@ export class PullGate implements ImageServiceInterceptor {
     const line = {
       event: "pull-decision",
       ...pod,
-      image,
+      image: loggedImage(image),
       digest: made.digest,
       reason: made.reason,
       verdict: made.verdict,

@@ -32,3 +32,14 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }
+
+/** Longest image reference written to the log; a request may carry far more. */
+const MAX_LOGGED_IMAGE = 512;
+
+/**
+ * An image reference as the log records it. References come from requests, which a hostile
+ * client can make hundreds of kilobytes long; one log line must stay one readable line.
+ */
+export function loggedImage(image: string): string {
+  return image.length > MAX_LOGGED_IMAGE ? `${image.slice(0, MAX_LOGGED_IMAGE - 3)}...` : image;
+}
