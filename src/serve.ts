@@ -26,8 +26,8 @@ import {
   classifyRegistryHost,
   containerEngineEndpoint,
   findRegion,
-  vaultManagementEndpoint,
 } from "./ocir/regions";
+import { vaultManagementEndpoint } from "./ocir/vault-endpoint";
 import { type ClusterPolicyWatch, watchClusterPolicy } from "./policy/cluster-source";
 import { parseOcid } from "./policy/ocid";
 import { watchPolicyFile } from "./policy/file-source";

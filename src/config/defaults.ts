@@ -30,3 +30,12 @@ export const BREAK_GLASS_ANNOTATION = "oracle.image-policy.k8s.io/break-glass";
  * key version disabled in Vault may still count on a node.
  */
 export const DEFAULT_KEY_CACHE_TTL_MS = 5 * 60_000;
+
+/** How long an allow verdict is reused by default: bounds how late a revocation takes effect. */
+export const DEFAULT_ALLOW_TTL_MS = 5 * 60_000;
+
+/** How long a deny verdict is reused by default: bounds how late a new signature is seen. */
+export const DEFAULT_DENY_TTL_MS = 30_000;
+
+/** How many signature verdicts are remembered by default; the least recently used goes first. */
+export const DEFAULT_VERDICT_CACHE_SIZE = 4096;

@@ -1,16 +1,16 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import {
-  DEFAULT_ALLOW_TTL_MS,
-  DEFAULT_DENY_TTL_MS,
-  DEFAULT_VERDICT_CACHE_SIZE,
-} from "../decision/verdict-cache";
+import { AUTH_MODES, type AuthMode } from "../oci/auth";
+import { HOST_PORT } from "../observability/http-server";
 import { ocidProblem } from "../policy/ocid";
 import {
+  DEFAULT_ALLOW_TTL_MS,
   DEFAULT_DECISION_TIMEOUT_MS,
+  DEFAULT_DENY_TTL_MS,
   DEFAULT_KEY_CACHE_TTL_MS,
   DEFAULT_LISTEN,
   DEFAULT_METRICS_LISTEN,
   DEFAULT_UPSTREAM,
+  DEFAULT_VERDICT_CACHE_SIZE,
 } from "./defaults";
 import { parseDuration } from "./duration";
 
@@ -18,9 +18,6 @@ import { parseDuration } from "./duration";
  * `pullgate serve` options, validated once at start-up. Every error names the option and
  * the value that is wrong.
  */
-
-/** How pullgate authenticates to OCI. */
-export type AuthMode = "config-file" | "instance-principal" | "workload-identity";
 
 /** Where the image verification policy comes from: one source at a time. */
 export type PolicySourceOption =
@@ -111,8 +108,7 @@ export function parseServeOptions(args: readonly string[]): ServeOptions {
     upstream: values.upstream,
     policy,
     namespaceTenancies: namespaceTenancies(values["namespace-tenancy"]),
-    auth: oneOf("--auth", values.auth, ["config-file", "instance-principal",
-      "workload-identity"] as const),
+    auth: oneOf("--auth", values.auth, AUTH_MODES),
     ociProfile: values["oci-profile"],
     endpoints: endpoints(values),
     metricsListen: values["metrics-listen"],
@@ -145,14 +141,14 @@ export function parseServeOptions(args: readonly string[]): ServeOptions {
   if (policy.kind === "cluster" && options.tenancy === undefined) {
     throw new UsageError("--cluster-id needs --tenancy: the tenancy that owns the OCIR namespaces");
   }
-  if (!/^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):\d{1,5}$/.test(options.metricsListen)) {
+  if (!HOST_PORT.test(options.metricsListen)) {
     throw new UsageError(`--metrics-listen: "${options.metricsListen}" is not host:port`);
   }
   return options;
 }
 
 /** Runs a parse, turning node:util's errors about unknown or malformed flags into usage. */
-export function guarded<T>(parse: () => T): T {
+function guarded<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err) {
@@ -210,11 +206,10 @@ function endpoints(values: {
     const [region, url] = split === null ? ["*", entry] : [split[1] ?? "", split[2] ?? ""];
     artifacts.set(region, urlOf("--artifacts-endpoint", url));
   }
-  const overrides: EndpointOverrides = { artifacts };
   const vault = values["vault-endpoint"];
   const containerEngine = values["containerengine-endpoint"];
   return {
-    ...overrides,
+    artifacts,
     ...(vault === undefined ? {} : { vault: urlOf("--vault-endpoint", vault) }),
     ...(containerEngine === undefined
       ? {}

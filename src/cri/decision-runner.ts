@@ -38,11 +38,6 @@ export interface DecisionRunnerOptions {
 export class DecisionRunner {
   constructor(private readonly options: DecisionRunnerOptions) {}
 
-  /** The policy in force now. */
-  currentPolicy(): Policy | undefined {
-    return this.options.policy.current();
-  }
-
   /** Decides `facts`; never throws, and an internal fault is a fail-closed denial. */
   async run(facts: PullFacts, callerSignal: AbortSignal): Promise<JudgedPull> {
     const { options } = this;

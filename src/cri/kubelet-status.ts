@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { type Decision, denialKind, type Reason } from "../decision/decision";
+import { clip } from "../text/clip";
 
 /**
  * The one place a denial becomes what the kubelet receives. The kubelet strips the gRPC
@@ -15,6 +16,9 @@ export interface KubeletStatus {
   details: string;
 }
 
+/** A reference can be as long as the kubelet allows; the message stays readable. */
+const MAX_SHOWN_IMAGE = 300;
+
 const REMEDY: Partial<Record<Reason, string>> = {
   "invalid-reference": "fix the image reference in the pod spec",
   "unknown-ocir-region": "use an OCIR host of a known region (e.g. phx.ocir.io)",
@@ -27,7 +31,7 @@ const REMEDY: Partial<Record<Reason, string>> = {
 };
 
 /** The prefix the kubelet maps to a waiting reason, for a denial's reason. */
-export function kubeletPrefix(reason: Reason): "SignatureValidationFailed" | "RegistryUnavailable" {
+function kubeletPrefix(reason: Reason): "SignatureValidationFailed" | "RegistryUnavailable" {
   return denialKind(reason) === "unavailable" ? "RegistryUnavailable" : "SignatureValidationFailed";
 }
 
@@ -35,14 +39,9 @@ export function kubeletPrefix(reason: Reason): "SignatureValidationFailed" | "Re
 export function denialStatus(image: string, denied: Decision): KubeletStatus {
   const remedy = REMEDY[denied.reason];
   const parts = [
-    `${kubeletPrefix(denied.reason)}: image ${JSON.stringify(clipImage(image))}`,
+    `${kubeletPrefix(denied.reason)}: image ${JSON.stringify(clip(image, MAX_SHOWN_IMAGE))}`,
     `denied by pullgate (${denied.reason}): ${denied.detail}.`,
   ];
   if (remedy !== undefined) parts.push(`To fix: ${remedy}.`);
   return { code: status.UNKNOWN, details: parts.join(" ") };
-}
-
-/** A reference can be as long as the kubelet allows; the message stays readable. */
-function clipImage(image: string): string {
-  return image.length > 300 ? `${image.slice(0, 297)}...` : image;
 }

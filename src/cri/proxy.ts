@@ -125,9 +125,9 @@ async function forwardUnary(
   }
 
   const started = process.hrtime.bigint();
-  const options = { metadata: call.metadata, signal: context.signal };
   const result = await deps.upstream.unary(method, call.request, {
-    ...options,
+    metadata: call.metadata,
+    signal: context.signal,
     ...(context.deadline === undefined ? {} : { deadline: context.deadline }),
   });
   deps.observer?.({ method, code: result.code, seconds: secondsSince(started) });

@@ -44,13 +44,6 @@ export const CACHEABLE_REASONS: ReadonlySet<Reason> = new Set<Reason>([
   "unsigned",
 ]);
 
-/** How long an allow verdict is reused by default: bounds how late a revocation takes effect. */
-export const DEFAULT_ALLOW_TTL_MS = 5 * 60_000;
-/** How long a deny verdict is reused by default: bounds how late a new signature is seen. */
-export const DEFAULT_DENY_TTL_MS = 30_000;
-/** How many verdicts are remembered by default; the least recently used goes first. */
-export const DEFAULT_VERDICT_CACHE_SIZE = 4096;
-
 /** Settings of a verdict cache. */
 export interface VerdictCacheOptions {
   allowTtlMs: number;

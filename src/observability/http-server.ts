@@ -57,9 +57,12 @@ export async function startHealthServer(
   };
 }
 
+/** `host:port` or `[v6]:port`, as `--metrics-listen` takes it (the port's range aside). */
+export const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/;
+
 /** Splits `host:port` (`[v6]:port` too); throws with the value when it is neither. */
-export function splitHostPort(value: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+function splitHostPort(value: string): { host: string; port: number } {
+  const match = HOST_PORT.exec(value);
   const port = Number(match?.[3]);
   if (match === null || port > 65535) {
     throw new Error(`"${value}" is not host:port`);

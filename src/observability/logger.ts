@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from "pino";
+import { clip } from "../text/clip";
 
 /**
  * The node log: one JSON object per line on stdout. Registry credentials never reach it:
@@ -41,5 +42,5 @@ const MAX_LOGGED_IMAGE = 512;
  * client can make hundreds of kilobytes long; one log line must stay one readable line.
  */
 export function loggedImage(image: string): string {
-  return image.length > MAX_LOGGED_IMAGE ? `${image.slice(0, MAX_LOGGED_IMAGE - 3)}...` : image;
+  return clip(image, MAX_LOGGED_IMAGE);
 }

@@ -17,15 +17,10 @@ import {
  * summaries already carry `message` and `signature`, so no per-signature GET is needed.
  */
 
-/** The public Artifacts endpoint of a region in the commercial realm. */
-export function defaultArtifactsEndpoint(regionId: string): string {
-  return `https://artifacts.${regionId}.oci.oraclecloud.com`;
-}
-
 /** How the source reaches the API and how much it reads per decision. */
 export interface ArtifactsSignatureSourceOptions {
   auth: AuthenticationDetailsProvider;
-  /** The Artifacts endpoint for a region id; see `defaultArtifactsEndpoint`. */
+  /** The Artifacts endpoint for a region id; see `artifactsEndpoint` in src/ocir/regions.ts. */
   artifactsEndpoint: (regionId: string) => string;
   /** At most this many pages per listing. Default 10. */
   maxPages?: number;

@@ -3,6 +3,8 @@ import {
   type AuthenticationDetailsProvider,
 } from "oci-common";
 
+import { errorText } from "./error-text";
+
 /**
  * Instance principals: the node's own identity, from the certificate the instance metadata
  * service hands out, exchanged at the OCI auth service for a session token. The SDK's
@@ -46,8 +48,7 @@ export async function instancePrincipalAuth(
   try {
     return { ok: true, provider: await builder.build() };
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    return { ok: false, error: `instance principals: ${why}` };
+    return { ok: false, error: `instance principals: ${errorText(error)}` };
   }
 }
 

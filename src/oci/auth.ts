@@ -10,6 +10,7 @@ import {
 } from "./auth-instance-principal";
 import { WorkloadIdentityProvider, workloadIdentityOptionsFromEnv } from "./auth-workload-identity";
 import { configFileAuth } from "./config-file-auth";
+import { errorText } from "./error-text";
 
 /**
  * The `--auth` flag: which credentials sign pullgate's OCI calls. Workload identity and
@@ -81,6 +82,6 @@ function fromConfigFile(settings: AuthSettings, factories: AuthFactories): AuthR
     return { ok: true, provider: factories.configFile(file, settings.profile ?? "DEFAULT") };
   } catch (error) {
     // The config file reader reports file and profile, never key material.
-    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    return { ok: false, error: errorText(error) };
   }
 }

@@ -7,6 +7,8 @@ import {
   type AuthenticationDetailsProvider,
 } from "oci-common";
 
+import { errorText } from "./error-text";
+
 /**
  * OCI credentials from an OCI CLI/SDK config file (`~/.oci/config` style: `user`,
  * `fingerprint`, `key_file`, `tenancy`, `region`, optional `pass_phrase`), for development.
@@ -37,24 +39,19 @@ function setting(config: ConfigFile, key: string): string | undefined {
   return value === null || value === undefined || value === "" ? undefined : value;
 }
 
-/** Text of whatever a library threw (the SDK sometimes throws bare strings). */
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function readConfig(file: string, profile: string): ConfigFile {
   let isFile: boolean;
   try {
     isFile = statSync(file).isFile();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new OciConfigError(file, profile, code === "ENOENT" ? "no such file" : describe(error));
+    throw new OciConfigError(file, profile, code === "ENOENT" ? "no such file" : errorText(error));
   }
   if (!isFile) throw new OciConfigError(file, profile, "not a regular file");
   try {
     return ConfigFileReader.parseFileFromPath(file, profile);
   } catch (error) {
-    const text = describe(error);
+    const text = errorText(error);
     const problem = text.startsWith("No profile") ? "no such profile" : text;
     throw new OciConfigError(file, profile, problem);
   }
@@ -94,6 +91,6 @@ export function configFileAuth(file: string, profile = "DEFAULT"): Authenticatio
   try {
     return new ConfigFileAuthenticationDetailsProvider(file, profile);
   } catch (error) {
-    throw new OciConfigError(file, profile, describe(error));
+    throw new OciConfigError(file, profile, errorText(error));
   }
 }

@@ -2,6 +2,8 @@ import { createHash, createPrivateKey, sign, type KeyObject } from "node:crypto"
 
 import type { AuthenticationDetailsProvider } from "oci-common";
 
+import { errorText } from "./error-text";
+
 /**
  * Signs OCI API requests the way OCI's front door checks them (draft-cavage HTTP signatures,
  * `version="1"`, rsa-sha256), on `node:crypto`.
@@ -136,7 +138,7 @@ export class OciRequestSigner {
     try {
       keyId = await this.provider.getKeyId();
     } catch (error) {
-      return { ok: false, error: `no OCI key id: ${describe(error)}` };
+      return { ok: false, error: `no OCI key id: ${errorText(error)}` };
     }
     // Read after getKeyId(), which may just have renewed the session and its key.
     const key = this.keys.get(this.provider.getPrivateKey(), this.provider.getPassphrase());
@@ -188,8 +190,4 @@ function requestTarget(uri: string): { host: string; path: string } | { ok: fals
   if (url.host === "") return { ok: false, error: "the request URI has no host" };
   // fetch puts pathname and search on the wire (a bare trailing "?" is dropped).
   return { host: url.host, path: `${url.pathname}${url.search}` };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

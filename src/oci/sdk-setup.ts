@@ -102,7 +102,7 @@ export function clientConfiguration(): common.ClientConfiguration {
 }
 
 /** The SDK's HttpClient seam, with the current call's AbortSignal passed to `fetch`. */
-export class AbortableHttpClient implements common.HttpClient {
+class AbortableHttpClient implements common.HttpClient {
   private readonly signer: OciRequestSigner;
 
   constructor(auth: common.AuthenticationDetailsProvider) {
@@ -223,7 +223,8 @@ export async function callOci<T>(
   }
 }
 
-function deadlineError(call: OciCall, signal: AbortSignal): OciCallError {
+/** The error of a call given up because its caller's signal aborted. */
+export function deadlineError(call: OciCall, signal: AbortSignal): OciCallError {
   return new OciCallError("oci-deadline", call, "gave up: the decision deadline passed", {
     cause: signal.reason,
   });

@@ -1,11 +1,13 @@
 import type { AuthenticationDetailsProvider } from "oci-common";
 import { KmsManagementClient } from "oci-keymanagement";
 
+import { DEFAULT_KEY_CACHE_TTL_MS } from "../config/defaults";
 import type { KeySource, KeyVersionInfo } from "../signatures/sources";
 import {
   callOci,
   clientConfiguration,
   clientParams,
+  deadlineError,
   OciCallError,
   type OciCall,
   type RetryBudget,
@@ -71,7 +73,7 @@ export class VaultKeySource implements KeySource {
   private readonly now: () => number;
 
   constructor(private readonly options: VaultKeySourceOptions) {
-    this.ttlMs = options.cacheTtlMs ?? 5 * 60 * 1000;
+    this.ttlMs = options.cacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
     this.missingTtlMs = options.missingTtlMs ?? 60 * 1000;
     this.maxEntries = options.maxEntries ?? 100;
     this.now = options.now ?? Date.now;
@@ -89,10 +91,11 @@ export class VaultKeySource implements KeySource {
     keyVersionId: string,
     signal: AbortSignal,
   ): Promise<KeyVersionInfo> {
+    const fresh = this.cached(keyId, keyVersionId);
+    if (fresh !== undefined) return fresh;
     const cacheKey = `${keyId} ${keyVersionId}`;
-    const cached = this.cache.get(cacheKey);
-    if (cached && cached.expiresAt > this.now()) return cached.info;
-    if (cached) this.cache.delete(cacheKey);
+    // Whatever is still stored under the key has expired.
+    this.cache.delete(cacheKey);
     // Signature records can name key versions that do not exist; asking Vault again for
     // each one on every retry of every pull would spend the tenancy's Vault quota.
     const gone = this.missing.get(cacheKey);
@@ -139,13 +142,13 @@ export class VaultKeySource implements KeySource {
    * others.
    */
   private join(flight: Flight, signal: AbortSignal): Promise<KeyVersionInfo> {
-    if (signal.aborted) return Promise.reject(deadline(signal));
+    if (signal.aborted) return Promise.reject(deadlineError(GET, signal));
     flight.waiting += 1;
     return new Promise<KeyVersionInfo>((resolve, reject) => {
       const onAbort = (): void => {
         flight.waiting -= 1;
         if (flight.waiting === 0) flight.controller.abort(signal.reason);
-        reject(deadline(signal));
+        reject(deadlineError(GET, signal));
       };
       signal.addEventListener("abort", onAbort, { once: true });
       flight.promise
@@ -189,22 +192,13 @@ export class VaultKeySource implements KeySource {
   private remember(cacheKey: string, info: KeyVersionInfo): void {
     this.cache.delete(cacheKey);
     this.cache.set(cacheKey, { info, expiresAt: this.now() + this.ttlMs });
-    // Maps iterate in insertion order, so the first key is the oldest answer.
-    while (this.cache.size > this.maxEntries) {
-      const oldest = this.cache.keys().next();
-      if (oldest.done === true) break;
-      this.cache.delete(oldest.value);
-    }
+    trimOldest(this.cache, this.maxEntries);
   }
 
   private rememberMissing(cacheKey: string, error: OciCallError): void {
     this.missing.delete(cacheKey);
     this.missing.set(cacheKey, { error, expiresAt: this.now() + this.missingTtlMs });
-    while (this.missing.size > this.maxEntries) {
-      const oldest = this.missing.keys().next();
-      if (oldest.done === true) break;
-      this.missing.delete(oldest.value);
-    }
+    trimOldest(this.missing, this.maxEntries);
   }
 
   private clientFor(endpoint: string): KmsManagementClient {
@@ -217,8 +211,11 @@ export class VaultKeySource implements KeySource {
   }
 }
 
-function deadline(signal: AbortSignal): OciCallError {
-  return new OciCallError("oci-deadline", GET, "gave up: the decision deadline passed", {
-    cause: signal.reason,
-  });
+/** Drops the oldest entries (Maps iterate in insertion order) until `map` holds `max`. */
+function trimOldest(map: Map<string, unknown>, max: number): void {
+  while (map.size > max) {
+    const oldest = map.keys().next();
+    if (oldest.done === true) break;
+    map.delete(oldest.value);
+  }
 }

@@ -1,6 +1,6 @@
 import { domainToASCII } from "node:url";
 
-import { REALM_DOMAINS, REGIONS, type OciRegion, type RealmKey } from "./oci-regions";
+import { REALM_DOMAINS, REGIONS, type OciRegion } from "./oci-regions";
 import type { RegistryHost } from "./registry-host";
 
 /**
@@ -19,8 +19,6 @@ import type { RegistryHost } from "./registry-host";
  * OCIR" and skip the signature check.
  */
 
-export { vaultManagementEndpoint, vaultCryptoEndpoint } from "./vault-endpoint";
-
 const BY_ID = new Map<string, OciRegion>(REGIONS.map((region) => [region.id, region]));
 const BY_KEY = new Map<string, OciRegion>(REGIONS.map((region) => [region.key, region]));
 const DOMAINS: ReadonlySet<string> = new Set(Object.values(REALM_DOMAINS));
@@ -32,11 +30,6 @@ const HOST_CHARACTERS = /^[a-z0-9.-]+$/;
 export function findRegion(idOrKey: string): OciRegion | undefined {
   const wanted = idOrKey.toLowerCase();
   return BY_ID.get(wanted) ?? BY_KEY.get(wanted);
-}
-
-/** The second-level domain of a region's realm, e.g. `oraclecloud.com`. */
-export function realmDomain(realm: RealmKey): string {
-  return REALM_DOMAINS[realm];
 }
 
 /** Classifies a registry host (any letter case, optionally with `:port`) as OCIR or not. */

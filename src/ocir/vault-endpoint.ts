@@ -1,4 +1,5 @@
-import { REALM_DOMAINS, REGIONS, type OciRegion, type RealmKey } from "./oci-regions";
+import { REALM_DOMAINS, type OciRegion, type RealmKey } from "./oci-regions";
+import { findRegion } from "./regions";
 
 /**
  * A Vault key's service endpoints, derived from its OCID the way the OCI CLI derives them
@@ -76,5 +77,5 @@ function isRealm(realm: string | undefined): realm is RealmKey {
 
 // OCIDs are lower case; a region part in any other case is malformed, not looked up.
 function findRegionIn(regionPart: string): OciRegion | undefined {
-  return REGIONS.find((region) => region.id === regionPart || region.key === regionPart);
+  return regionPart === regionPart.toLowerCase() ? findRegion(regionPart) : undefined;
 }

@@ -1,4 +1,5 @@
 import { constants, createPublicKey, type KeyObject, verify } from "node:crypto";
+import { clip } from "../text/clip";
 import { SIGNING_ALGORITHMS, type SignatureRecord, type SigningAlgorithm } from "./sources";
 
 /**
@@ -50,7 +51,7 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Whether a record's algorithm is one of the four RSASSA-PSS values OCIR signatures use. */
-export function isSigningAlgorithm(value: string): value is SigningAlgorithm {
+function isSigningAlgorithm(value: string): value is SigningAlgorithm {
   return (SIGNING_ALGORITHMS as readonly string[]).includes(value);
 }
 
@@ -60,7 +61,7 @@ export function isSigningAlgorithm(value: string): value is SigningAlgorithm {
  */
 export function checkBinding(record: SignatureRecord, subject: SignedSubject): SignatureCheck {
   if (!isSigningAlgorithm(record.signingAlgorithm)) {
-    return fault("unknown-algorithm", `algorithm "${clip(record.signingAlgorithm)}" is not PSS`);
+    return fault("unknown-algorithm", `algorithm "${shown(record.signingAlgorithm)}" is not PSS`);
   }
   const message = decodeMessage(record.message);
   if (message === undefined) {
@@ -78,8 +79,8 @@ export function checkBinding(record: SignatureRecord, subject: SignedSubject): S
     if (message[field] !== expected[field]) {
       return fault(
         "binding-mismatch",
-        `the signed message names ${field} "${clip(String(message[field]))}", ` +
-          `expected "${clip(expected[field])}"`,
+        `the signed message names ${field} "${shown(String(message[field]))}", ` +
+          `expected "${shown(expected[field])}"`,
       );
     }
   }
@@ -92,16 +93,15 @@ export function checkBinding(record: SignatureRecord, subject: SignedSubject): S
  */
 export function verifySignature(
   record: SignatureRecord,
-  publicKey: string | KeyObject | undefined,
+  publicKey: KeyObject | undefined,
 ): SignatureCheck {
   if (!isSigningAlgorithm(record.signingAlgorithm)) {
-    return fault("unknown-algorithm", `algorithm "${clip(record.signingAlgorithm)}" is not PSS`);
+    return fault("unknown-algorithm", `algorithm "${shown(record.signingAlgorithm)}" is not PSS`);
   }
   if (!BASE64.test(record.message) || !BASE64.test(record.signature)) {
     return fault("malformed-signature", "the message or signature is not base64");
   }
-  const key = typeof publicKey === "string" ? publicKeyFrom(publicKey) : publicKey;
-  if (key === undefined || key.asymmetricKeyType !== "rsa") {
+  if (publicKey === undefined || publicKey.asymmetricKeyType !== "rsa") {
     return fault("key-not-usable", "the key version's public key is not an RSA public key");
   }
 
@@ -109,7 +109,7 @@ export function verifySignature(
     HASH_OF[record.signingAlgorithm],
     Buffer.from(record.message, "base64"),
     {
-      key,
+      key: publicKey,
       padding: constants.RSA_PKCS1_PSS_PADDING,
       saltLength: constants.RSA_PSS_SALTLEN_AUTO,
     },
@@ -119,7 +119,7 @@ export function verifySignature(
 }
 
 /** Decodes the base64 JSON message, or undefined when it is not a JSON object. */
-export function decodeMessage(encoded: string): Partial<SignedMessage> | undefined {
+function decodeMessage(encoded: string): Partial<SignedMessage> | undefined {
   if (encoded.length > (MAX_MESSAGE_BYTES * 4) / 3 + 4 || !BASE64.test(encoded)) {
     return undefined;
   }
@@ -146,7 +146,6 @@ function fault(kind: SignatureFault, why: string): SignatureCheck {
 }
 
 /** Keeps attacker-supplied text in messages short and on one printable line. */
-function clip(text: string): string {
-  const printable = text.replace(/[^\x20-\x7e]/g, "?");
-  return printable.length > 80 ? `${printable.slice(0, 77)}...` : printable;
+function shown(text: string): string {
+  return clip(text.replace(/[^\x20-\x7e]/g, "?"), 80);
 }
