@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { BREAK_GLASS_ANNOTATION } from "../src/config/defaults";
 import { KubeletClient, type PodContext } from "./kubelet-client";
 import { startLabWorld } from "./world";
 
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     const pod = (name: string, annotations: Record<string, string> = {}): PodContext => ({
       name, namespace: "shop", uid: `uid-${name}`, annotations,
     });
-    const breakGlass = { "oracle.image-policy.k8s.io/break-glass": "true" };
+    const breakGlass = { [BREAK_GLASS_ANNOTATION]: "true" };
     const pulls: Pull[] = [
       { label: "signed, by digest", image: signed.byDigest, pod: pod("web") },
       { label: "unsigned, by digest", image: unsigned.byDigest, pod: pod("batch") },
