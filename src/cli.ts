@@ -2,6 +2,7 @@
 import { parseServeOptions, UsageError } from "./config/options";
 import { createLogger } from "./observability/logger";
 import { routeConsoleToLog } from "./observability/sdk-console";
+import { loadPolicyFile } from "./policy/policy-file";
 import { serve } from "./serve";
 
 /**
@@ -16,6 +17,7 @@ Vault key the cluster's image verification policy trusts.
 Usage:
   pullgate serve [options]       serve the CRI image service for the kubelet
   pullgate check IMAGE [options] judge one image against the policy, print the verdict
+  pullgate check-policy FILE     validate a policy file without serving (exit 1 if invalid)
   pullgate --help | --version
 
 serve options (defaults in brackets):
@@ -58,6 +60,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command === "serve") return runServe(rest);
+  if (command === "check-policy") return runCheckPolicy(rest);
   if (command === "check") {
     const { runCheck } = await import("./check");
     return runCheck(rest);
@@ -84,6 +87,22 @@ async function runServe(args: readonly string[]): Promise<number> {
     process.on("SIGINT", stop);
   });
   await running.close();
+  return 0;
+}
+
+/**
+ * Validates a policy file the way `serve` would load it. The DaemonSet's policy sync runs it
+ * before it puts a ConfigMap's policy on the node, so a bad edit never reaches the file a
+ * rebooting node's pullgate reads at start-up.
+ */
+async function runCheckPolicy(args: readonly string[]): Promise<number> {
+  const [file, ...extra] = args;
+  if (file === undefined || extra.length > 0) {
+    throw new UsageError("usage: pullgate check-policy FILE");
+  }
+  const policy = await loadPolicyFile(file);
+  const state = policy.enabled ? "enabled" : "disabled";
+  process.stdout.write(`${file}: valid (${state}, ${policy.keys.length} keys)\n`);
   return 0;
 }
 
