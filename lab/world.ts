@@ -92,7 +92,7 @@ export async function startLabWorld(): Promise<LabWorld> {
         const lines = [
           `enabled: ${options.enabled ?? true}`,
           `tenancy: ${apiKey.tenancyId}`,
-          "keys:",
+          keys.length === 0 ? "keys: []" : "keys:",
           ...keys.map((key) => `  - ${key}`),
         ];
         writeFileSync(path, `${lines.join("\n")}\n`);

@@ -1,5 +1,4 @@
-import { readFile } from "node:fs/promises";
-import { parsePolicyText } from "./policy-file";
+import { parsePolicyText, readPolicyText } from "./policy-file";
 import type { PolicyStore } from "./policy-store";
 
 /**
@@ -38,7 +37,7 @@ export function watchPolicyFile(
 
   const readOnce = async (): Promise<void> => {
     try {
-      const text = await readText(path);
+      const text = await readPolicyText(path);
       const current = store.current();
       if (text === goodText && !failing && current !== undefined) {
         store.confirm(current);
@@ -65,12 +64,4 @@ export function watchPolicyFile(
   const timer = setInterval(() => void refresh(), intervalMs);
   timer.unref();
   return { firstRead, refresh, stop: () => clearInterval(timer) };
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (error) {
-    throw new Error(`cannot read the policy file: ${(error as Error).message}`, { cause: error });
-  }
 }

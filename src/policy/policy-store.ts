@@ -57,7 +57,10 @@ export class PolicyStore {
 
     this.metrics.policyLoaded.set(1);
     this.metrics.policyKeys.set(policy.keys.length);
-    this.logger.info(
+    // OKE's documented meaning of an enabled policy without keys is "allow every image";
+    // legitimate, but rarely what the operator meant, so it is said at warn.
+    const allowsAll = policy.enabled && policy.keys.length === 0;
+    this.logger[allowsAll ? "warn" : "info"](
       {
         event: "policy-changed",
         source: policy.source,
@@ -66,9 +69,8 @@ export class PolicyStore {
         enabled: policy.enabled,
         keys: policy.keys,
       },
-      previous === undefined
-        ? "image verification policy loaded"
-        : "image verification policy changed",
+      `image verification policy ${previous === undefined ? "loaded" : "changed"}` +
+        (allowsAll ? "; it is enabled but names no keys, so every OCIR image is allowed" : ""),
     );
     for (const listener of this.listeners) listener(policy);
   }

@@ -14,6 +14,7 @@ import {
   DEFAULT_METRICS_LISTEN,
   DEFAULT_UPSTREAM,
 } from "../../src/config/defaults";
+import { parsePolicyText } from "../../src/policy/policy-file";
 import { validatePodMonitor } from "./podmonitor-shape";
 
 const repo = join(__dirname, "../..");
@@ -269,3 +270,20 @@ describe("the host units and scripts agree with pullgate's defaults", () => {
     expect(complaints).toEqual([]);
   });
 });
+
+describe("the shipped policy ConfigMap", () => {
+  // The policy sync puts only a policy pullgate accepts on a node; a placeholder it rejected
+  // would leave every node without a policy, denying all OCIR pulls right after install.
+  it.each(["deploy/policy-configmap.yaml", "daemonset.yaml"])(
+    "in %s holds a policy pullgate accepts, disabled until the operator sets it",
+    async (file) => {
+      const configMap = (await loadYaml(join(repo, file))).find(
+        (object) => object.kind === "ConfigMap" && object.metadata?.name === "pullgate-policy",
+      ) as { data?: Record<string, string> } | undefined;
+      const text = configMap?.data?.["policy.yaml"];
+      expect(text).toBeDefined();
+      expect(parsePolicyText(text ?? "", file)).toMatchObject({ enabled: false, keys: [] });
+    },
+  );
+});
+

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,9 +29,31 @@ describe("the policy file", () => {
     expect(policy).toMatchObject({ enabled: true, tenancy: TENANCY, keys, source: "policy.yaml" });
   });
 
-  it("reads an empty keys entry as no keys", () => {
-    const policy = parsePolicyText(`enabled: true\ntenancy: ${TENANCY}\nkeys:\n`, "p");
+  it("reads keys: [] as a policy that names no keys", () => {
+    const policy = parsePolicyText(`enabled: true\ntenancy: ${TENANCY}\nkeys: []\n`, "p");
     expect(policy.keys).toEqual([]);
+  });
+
+  // A truncated or hand-trimmed file must never mean "no keys": that lets every image in.
+  it.each([
+    ["missing", `enabled: true\ntenancy: ${TENANCY}\n`],
+    ["empty (cut after keys:)", `enabled: true\ntenancy: ${TENANCY}\nkeys:\n`],
+  ])("stops at a %s keys entry", (_, text) => {
+    expect(problemsOf(text).join()).toContain("keys: must be a list of Vault key OCIDs");
+  });
+
+  it("refuses to read anything but a regular file, so a FIFO cannot hang it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pullgate-policy-"));
+    try {
+      const fifo = join(dir, "policy.yaml");
+      execFileSync("mkfifo", [fifo]);
+      await expect(loadPolicyFile(fifo)).rejects.toThrow(/not a regular file/);
+      await expect(loadPolicyFile("/dev/zero")).rejects.toThrow(/not a regular file/);
+      writeFileSync(join(dir, "huge.yaml"), "#".repeat(70_000));
+      await expect(loadPolicyFile(join(dir, "huge.yaml"))).rejects.toThrow(/larger than/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("stops at a sixth key, naming the limit", () => {
@@ -78,7 +101,7 @@ describe("the policy file", () => {
     const dir = mkdtempSync(join(tmpdir(), "pullgate-policy-"));
     try {
       await expect(loadPolicyFile(join(dir, "missing.yaml"))).rejects.toThrow(/missing\.yaml/);
-      writeFileSync(join(dir, "p.yaml"), `enabled: false\ntenancy: ${TENANCY}\n`);
+      writeFileSync(join(dir, "p.yaml"), `enabled: false\ntenancy: ${TENANCY}\nkeys: []\n`);
       await expect(loadPolicyFile(join(dir, "p.yaml"))).resolves.toMatchObject({ enabled: false });
     } finally {
       rmSync(dir, { recursive: true, force: true });

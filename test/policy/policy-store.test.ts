@@ -22,6 +22,15 @@ function storeAt(clock: { now: number }) {
 }
 
 describe("the policy store", () => {
+  it("warns when an enabled policy names no keys, since it lets every OCIR image in", () => {
+    const { store, logs } = storeAt({ now: 0 });
+    store.confirm(policyWith([key(1)]));
+    store.confirm(policyWith([]));
+    const changes = logs.records.filter((line) => line.event === "policy-changed");
+    expect(changes.map((line) => line.level)).toEqual([30, 40]);
+    expect(String(changes[1]?.msg)).toContain("every OCIR image is allowed");
+  });
+
   it("holds no policy and reports none loaded until a first one is confirmed", async () => {
     const { store, value } = storeAt({ now: 0 });
     expect(store.current()).toBeUndefined();

@@ -52,7 +52,7 @@ export function writePolicyFile(
   const lines = [
     `enabled: ${policy.enabled ?? true}`,
     `tenancy: ${policy.tenancy}`,
-    "keys:",
+    policy.keys.length === 0 ? "keys: []" : "keys:",
     ...policy.keys.map((key) => `  - ${key}`),
   ];
   writeFileSync(`${path}.tmp`, `${lines.join("\n")}\n`);
