@@ -76,7 +76,8 @@ find_config() {
     return 0
   fi
   for path in /etc/kubernetes/kubelet-config.json /var/lib/kubelet/config.yaml; do
-    if [ -f "$root$path" ]; then
+    # A link is taken as found: its target is a host path, resolved under the root later.
+    if [ -f "$root$path" ] || [ -L "$root$path" ]; then
       printf '%s\n' "$root$path"
       return 0
     fi
@@ -84,66 +85,160 @@ find_config() {
   return 1
 }
 
+# The kubelet's configuration file, with a symlink followed to the file it names, so that an
+# edit replaces the target and the link survives. Link targets resolve inside the host root.
+config_file() {
+  local path target hops=0
+  path=$(find_config) || return 1
+  while [ -L "$path" ] && ((hops < 40)); do
+    target=$(readlink -- "$path")
+    case "$target" in
+    /*) path="$root$target" ;;
+    *) path="$(dirname -- "$path")/$target" ;;
+    esac
+    hops=$((hops + 1))
+  done
+  printf '%s\n' "$path"
+}
+
+# JSON or YAML, by the first character that is not blank: YAML files may hold JSON.
 format_of() {
-  case "$1" in
-  *.json) echo json ;;
-  *.yaml | *.yml) echo yaml ;;
-  *) if grep -q '^[[:space:]]*{' "$1"; then echo json; else echo yaml; fi ;;
-  esac
+  awk 'match($0, /[^ \t\r]/) { found = 1; print (substr($0, RSTART, 1) == "{" ? "json" : "yaml")
+       exit }
+       END { if (!found) print "yaml" }' "$1"
+}
+
+ws='[[:space:]]*'
+
+# The file as one line: JSON strings hold no raw line breaks, so members can be matched
+# whatever the pretty-printer did with the white space between their tokens.
+json_flat() { tr -d '\r' <"$1" | tr '\n' ' '; }
+
+# yaml_scan FILE KEY MODE [VALUE]: one pass over the top-level KEY lines of a YAML document.
+#   get    print KEY's value without quotes or trailing comment (first occurrence)
+#   has    exit 0 when KEY is present
+#   set    print the file with every KEY set to VALUE, appended when absent
+#   unset  print the file without KEY
+# Lines after the value's line that are indented belong to the value and go with it; the
+# document ends at a "..." line, and a new key goes before that line.
+yaml_scan() {
+  awk -v key="$2" -v mode="$3" -v value="${4:-}" -v sq="'" '
+    BEGIN { keyre = "^[\"" sq "]?" key "[\"" sq "]?[ \t]*:"; found = 0; ended = 0
+            edit = mode == "set" || mode == "unset" }
+    NR == 1 { eol = $0 ~ /\r$/ ? "\r" : "" }
+    {
+      cr = $0 ~ /\r$/ ? "\r" : ""
+      line = $0
+      sub(/\r$/, "", line)
+    }
+    ended { if (edit) print; next }
+    line ~ /^\.\.\.([ \t]|$)/ {
+      ended = 1
+      if (mode == "set" && !found) { print key ": " value eol; found = 1 }
+      if (edit) print
+      next
+    }
+    skipping && line ~ /^[ \t]/ { next }
+    { skipping = 0 }
+    line ~ keyre {
+      match(line, keyre)
+      prefix = substr(line, 1, RLENGTH)
+      rest = substr(line, RLENGTH + 1)
+      sub(/^[ \t]+/, "", rest)
+      q = substr(rest, 1, 1)
+      comment = ""
+      if (q == "\"" || q == sq) {
+        rest = substr(rest, 2)
+        end = index(rest, q)
+        val = end ? substr(rest, 1, end - 1) : rest
+        if (end) comment = substr(rest, end + 1)
+      } else {
+        val = rest
+        if (match(val, /(^|[ \t]+)#/)) {
+          comment = substr(val, RSTART)
+          val = substr(val, 1, RSTART - 1)
+        }
+        sub(/[ \t]+$/, "", val)
+      }
+      if (mode == "get") { if (!found) print val; found = 1; next }
+      found = 1
+      skipping = 1
+      if (mode == "set") print prefix " " value comment cr
+      next
+    }
+    edit { print }
+    END {
+      if (mode == "has") exit found ? 0 : 1
+      if (mode == "set" && !found) print key ": " value eol
+    }' "$1"
 }
 
 # get_value FORMAT FILE KEY: the key's top-level string value, empty when absent.
 get_value() {
   if [ "$1" = json ]; then
-    grep -o "\"$3\"[[:space:]]*:[[:space:]]*\"[^\"]*\"" "$2" | head -n 1 |
-      sed 's/^.*:[[:space:]]*"\(.*\)"$/\1/' || true
+    json_flat "$2" | grep -o "\"$3\"$ws:$ws\"[^\"]*\"" | head -n 1 |
+      sed -e 's/^.*:[[:space:]]*"\(.*\)"$/\1/' -e 's|\\/|/|g' || true
   else
-    sed -n "s/^$3:[[:space:]]*//p" "$2" | head -n 1 | sed 's/^["'\'']\(.*\)["'\'']$/\1/' || true
+    yaml_scan "$2" "$3" get || true
   fi
 }
 
 has_key() {
   if [ "$1" = json ]; then
-    grep -q "\"$key\"[[:space:]]*:" "$2"
+    json_flat "$2" | grep -q "\"$key\"$ws:"
   else
-    grep -q "^$key:" "$2"
+    yaml_scan "$2" "$key" has
   fi
+}
+
+# uses_pullgate FORMAT FILE: whether the file names pullgate's socket as the image service,
+# in any spelling: quoted or not, escaped slashes, CRLF, the value on the next line, or a
+# second copy of the key further down.
+uses_pullgate() {
+  local flat
+  [ "$(get_value "$1" "$2" "$key")" != "$endpoint" ] || return 0
+  # Without blanks, quotes and comment lines, every spelling reads the same.
+  flat=$(grep -v '^[[:space:]]*#' "$2" | tr -d ' \t\r\n"'\' | sed 's|\\/|/|g' || true)
+  grep -qF -e "$key:$endpoint" -e "$key:$socket" <<<"$flat"
 }
 
 # set_value FORMAT FILE VALUE: the file with imageServiceEndpoint set, on stdout.
 set_value() {
   local fmt=$1 file=$2 value=$3
-  if has_key "$fmt" "$file"; then
-    if [ "$fmt" = json ]; then
-      sed "s|\"$key\"[[:space:]]*:[[:space:]]*\"[^\"]*\"|\"$key\": \"$value\"|" "$file"
-    else
-      sed "s|^$key:.*\$|$key: $value|" "$file"
-    fi
-  elif [ "$fmt" = json ]; then
+  if [ "$fmt" = yaml ]; then
+    [ -n "$value" ] || value='""'
+    yaml_scan "$file" "$key" set "$value"
+  elif has_key json "$file"; then
+    # Only the value changes: the member keeps its spacing and place.
+    sed -z -e "s|\(\"$key\"$ws:$ws\)\"[^\"]*\"|\1\"$value\"|g" \
+      -e "s|\(\"$key\"$ws:$ws\)null|\1\"$value\"|g" "$file"
+  else
     # A new first member keeps the object valid whatever the layout of the rest.
-    sed "0,/{/s|{|{\"$key\": \"$value\", |" "$file"
-  else
-    cat "$file"
-    [ -z "$(tail -c 1 "$file")" ] || echo
-    printf '%s: %s\n' "$key" "$value"
+    sed -z -e "s|^\($ws\){\($ws\)}|\1{\"$key\": \"$value\"\2}|" -e t \
+      -e "s|^\($ws\){|\1{\"$key\": \"$value\", |" "$file"
   fi
 }
 
-# unset_value FORMAT FILE: the file without the imageServiceEndpoint this script added.
+# unset_value FORMAT FILE: the file without imageServiceEndpoint.
 unset_value() {
+  local member="\"$key\"$ws:$ws\"[^\"]*\""
   if [ "$1" = json ]; then
-    sed "s|\"$key\": \"$endpoint\", ||" "$2"
+    # A member with the comma after it, else the last one with the comma before it, else
+    # the only one; looped so that no second copy survives.
+    sed -z -e ":a" -e "s|$member$ws,$ws||" -e "ta" -e "s|$ws,$ws$member||" -e "ta" \
+      -e "s|$member||" -e "ta" "$2"
   else
-    sed "\\|^$key: $endpoint\$|d" "$2"
+    yaml_scan "$2" "$key" unset
   fi
 }
 
-# replace FILE: stdin becomes FILE, atomically, keeping FILE's owner and mode.
-replace() {
+# candidate FILE: stdin becomes a new file beside FILE (so a rename replaces FILE
+# atomically) with FILE's owner and mode; prints its path.
+candidate() {
   local tmp="$1.pullgate.tmp"
   cp -p "$1" "$tmp"
   cat >"$tmp"
-  mv -f "$tmp" "$1"
+  printf '%s\n' "$tmp"
 }
 
 restart_kubelet() {
@@ -170,14 +265,14 @@ wait_for_pullgate() {
 }
 
 cmd_enable() {
-  local wait_s=120 config fmt current added=0
+  local wait_s=120 config fmt current added=0 tmp
   while [ $# -gt 0 ]; do
     case "$1" in
     --wait) wait_s=$2; shift 2 ;;
     *) die 64 "unknown option $1" ;;
     esac
   done
-  config=$(find_config) || die 2 "no KubeletConfiguration file found; set PULLGATE_KUBELET_CONFIG"
+  config=$(config_file) || die 2 "no KubeletConfiguration file found; set PULLGATE_KUBELET_CONFIG"
   [ -f "$config" ] || die 2 "the kubelet's configuration file $config does not exist"
   if kubelet_flag --image-service-endpoint >/dev/null; then
     die 4 "the kubelet runs with --image-service-endpoint, which overrides $config; remove the flag"
@@ -199,8 +294,20 @@ cmd_enable() {
   # Unswitched, the file is the kubelet's own setting: that is the copy to restore.
   mkdir -p "$state_dir"
   cp -p "$config" "$state_dir/kubelet-config.orig"
-  [ -n "$current" ] || added=1
-  set_value "$fmt" "$config" "$endpoint" | replace "$config"
+  # A key that was there, even empty, is given back rather than taken out.
+  has_key "$fmt" "$config" || added=1
+  tmp=$(set_value "$fmt" "$config" "$endpoint" | candidate "$config")
+  # The kubelet must read exactly pullgate's endpoint from what is written, or nothing is.
+  if [ "$(format_of "$tmp")" != "$fmt" ] ||
+    [ "$(get_value "$fmt" "$tmp" "$key")" != "$endpoint" ]; then
+    rm -f "$tmp"
+    die 5 "could not set $key in $config ($fmt); the file is unchanged"
+  fi
+  mv -f "$tmp" "$config"
+  if [ "$(get_value "$fmt" "$config" "$key")" != "$endpoint" ]; then
+    replace "$config" <"$state_dir/kubelet-config.orig"
+    die 5 "$config did not keep $key=$endpoint; restored the kubelet's own file"
+  fi
   {
     printf 'config=%s\n' "${config#"$root"}"
     printf 'format=%s\nadded=%s\nprevious=%s\n' "$fmt" "$added" "$current"
@@ -210,24 +317,30 @@ cmd_enable() {
   restart_kubelet
 }
 
+# replace FILE: stdin becomes FILE, atomically, keeping FILE's owner and mode.
+replace() {
+  local tmp
+  tmp=$(candidate "$1")
+  mv -f "$tmp" "$1"
+}
+
 state_get() { sed -n "s/^$1=//p" "$state_dir/state" 2>/dev/null | head -n 1; }
 
 cmd_disable() {
-  local config fmt current added previous written
+  local config fmt added previous written tmp
   if [ -f "$state_dir/state" ]; then
     config="$root$(state_get config)"
     added=$(state_get added)
     previous=$(state_get previous)
     written=$(state_get written)
   else
-    config=$(find_config) || die 2 "no KubeletConfiguration file found; set PULLGATE_KUBELET_CONFIG"
+    config=$(config_file) || die 2 "no KubeletConfiguration file found; set PULLGATE_KUBELET_CONFIG"
     added=1 previous="" written=""
   fi
   [ -f "$config" ] || die 2 "the kubelet's configuration file $config does not exist"
 
   fmt=$(format_of "$config")
-  current=$(get_value "$fmt" "$config" "$key")
-  if [ "$current" != "$endpoint" ]; then
+  if ! uses_pullgate "$fmt" "$config"; then
     log "the kubelet does not use pullgate ($config); nothing to restore"
     rm -f "$state_dir/state"
     return 0
@@ -235,12 +348,23 @@ cmd_disable() {
 
   if [ -f "$state_dir/kubelet-config.orig" ] &&
     [ "$(sha256sum <"$config" | cut -d' ' -f1)" = "$written" ]; then
-    replace "$config" <"$state_dir/kubelet-config.orig"
+    tmp=$(candidate "$config" <"$state_dir/kubelet-config.orig")
   elif [ "$added" = 1 ]; then
     # Someone changed the file since the switch: take out only what the switch put in.
-    unset_value "$fmt" "$config" | replace "$config"
+    tmp=$(unset_value "$fmt" "$config" | candidate "$config")
   else
-    set_value "$fmt" "$config" "$previous" | replace "$config"
+    tmp=$(set_value "$fmt" "$config" "$previous" | candidate "$config")
+  fi
+  # Callers stop pullgate's socket once this succeeds: it must not succeed while the
+  # kubelet would still pull through that socket.
+  if uses_pullgate "$(format_of "$tmp")" "$tmp"; then
+    rm -f "$tmp"
+    die 5 "could not take pullgate's socket out of $key in $config; the file is unchanged" \
+      "and the kubelet still uses pullgate: edit the file by hand, then run disable again"
+  fi
+  mv -f "$tmp" "$config"
+  if uses_pullgate "$(format_of "$config")" "$config"; then
+    die 5 "$config still names pullgate's socket as $key; the kubelet still uses pullgate"
   fi
   rm -f "$state_dir/state"
   log "restored $config"
@@ -249,8 +373,8 @@ cmd_disable() {
 
 cmd_status() {
   local config
-  config=$(find_config) || die 2 "no KubeletConfiguration file found; set PULLGATE_KUBELET_CONFIG"
-  if [ "$(get_value "$(format_of "$config")" "$config" "$key")" = "$endpoint" ]; then
+  config=$(config_file) || die 2 "no KubeletConfiguration file found; set PULLGATE_KUBELET_CONFIG"
+  if uses_pullgate "$(format_of "$config")" "$config"; then
     echo pullgate
   else
     echo runtime
@@ -263,7 +387,7 @@ cmd_runtime_endpoint() {
     printf '%s\n' "$value"
     return 0
   fi
-  config=$(find_config) || return 0
+  config=$(config_file) || return 0
   get_value "$(format_of "$config")" "$config" containerRuntimeEndpoint
 }
 
