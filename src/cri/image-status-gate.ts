@@ -43,8 +43,18 @@ export interface ImageStatusGateOptions {
   answers?: Counter<"answer">;
 }
 
+/** What beforeUnary learnt about a forwarded call, so afterUnary need not learn it again. */
+interface Forwarded {
+  spec: ImageSpecFields;
+  /** The decision on the asked name, when beforeUnary made one. */
+  asked?: Decision;
+}
+
 /** An ImageServiceInterceptor for ImageStatus. */
 export class ImageStatusGate implements ImageServiceInterceptor {
+  /** Keyed by the call's context, which the proxy hands to both halves of one call. */
+  private readonly forwarded = new WeakMap<CallContext, Forwarded>();
+
   constructor(private readonly options: ImageStatusGateOptions) {}
 
   async beforeUnary(method: UnaryMethod, request: Buffer, context: CallContext)
@@ -67,12 +77,16 @@ export class ImageStatusGate implements ImageServiceInterceptor {
     }
     // Audit mode never hides an image: the runtime answers, and afterUnary logs what an
     // enforcing gate would have hidden.
-    if (this.options.mode === "audit") return { action: "forward" };
+    if (this.options.mode === "audit") {
+      this.forwarded.set(context, { spec });
+      return { action: "forward" };
+    }
 
     const asked = await this.usable(spec.image, context);
     // A reference the grammar refuses may still be an image ID to the runtime: ask it,
     // and judge the image it finds by that image's own names (afterUnary).
     if (asked.verdict === "allow" || asked.reason === "invalid-reference") {
+      this.forwarded.set(context, { spec, asked });
       return { action: "forward" };
     }
     return this.notPresent(spec.image, `${asked.reason}: ${asked.detail}`);
@@ -81,9 +95,14 @@ export class ImageStatusGate implements ImageServiceInterceptor {
   async afterUnary(method: UnaryMethod, request: Buffer, response: Buffer, context: CallContext)
     : Promise<Buffer> {
     if (method !== "ImageStatus") return response;
-    const decoded = decodeImageStatusRequest(request);
-    if (!decoded.ok) return this.hidden("", "undecodable request", response);
-    const spec = decoded.value.image;
+    const earlier = this.forwarded.get(context);
+    this.forwarded.delete(context);
+    let spec = earlier?.spec;
+    if (spec === undefined) {
+      const decoded = decodeImageStatusRequest(request);
+      if (!decoded.ok) return this.hidden("", "undecodable request", response);
+      spec = decoded.value.image;
+    }
     if (carriesBreakGlass(spec)) return response;
 
     const reported = decodeImageStatusResponse(response);
@@ -93,7 +112,7 @@ export class ImageStatusGate implements ImageServiceInterceptor {
       this.answered("forwarded");
       return response;
     }
-    if (await this.anyNameUsable(spec.image, found, context)) {
+    if (await this.anyNameUsable(spec.image, found, context, earlier?.asked)) {
       this.answered("forwarded");
       return response;
     }
@@ -106,12 +125,17 @@ export class ImageStatusGate implements ImageServiceInterceptor {
    * the request asked for when the runtime found it by that name, else any of its names.
    * The runtime finds images by ID and ID prefix too, so the asked name alone proves nothing.
    */
-  private async anyNameUsable(asked: string, found: ReportedImage, context: CallContext)
-    : Promise<boolean> {
+  private async anyNameUsable(
+    asked: string,
+    found: ReportedImage,
+    context: CallContext,
+    askedDecision: Decision | undefined,
+  ): Promise<boolean> {
     const names = [...new Set([...found.repoTags, ...found.repoDigests])];
     const parsed = parseImageReference(asked);
     if (parsed.ok && names.includes(parsed.reference.normalized)) {
-      return (await this.usable(asked, context)).verdict === "allow";
+      const decided = askedDecision ?? (await this.usable(asked, context));
+      return decided.verdict === "allow";
     }
     for (const name of names.slice(0, MAX_NAMES_JUDGED)) {
       if ((await this.usable(name, context)).verdict === "allow") return true;
